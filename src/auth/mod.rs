@@ -1,0 +1,8 @@
+//! Who is asking: passwords, API tokens, browser sessions and their
+//! anti-forgery tokens.
+
+pub mod csrf;
+pub mod memory_store;
+pub mod password;
+pub mod session;
+pub mod token;

@@ -1,0 +1,122 @@
+//! The `million` command line: `serve`, `migrate`, `seed`, `config`.
+
+use clap::{Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::db::local::LocalDatabase;
+use crate::settings::{DatabaseTarget, Settings};
+use crate::startup::Application;
+use crate::{db, seed, telemetry};
+
+/// A Conduit-style social site that walks the scaling road.
+#[derive(Debug, Parser)]
+#[command(name = "million", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the site. With no database configured, runs a private PostgreSQL
+    /// in `database.embedded_dir` and serves from it.
+    Serve {
+        /// Seed a small demo data set first if the database has no users.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations, then exit.
+    Migrate,
+    /// Fill the database with generated users, articles, follows, favorites
+    /// and comments.
+    Seed {
+        /// How many users to create.
+        #[arg(long, default_value_t = 1_000)]
+        users: u64,
+        /// How many articles to create.
+        #[arg(long, default_value_t = 5_000)]
+        articles: u64,
+        /// Do nothing when the database already has users.
+        #[arg(long)]
+        if_empty: bool,
+    },
+    /// Print the effective configuration, secrets masked.
+    Config,
+}
+
+/// Runs `cli`.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut settings = Settings::load()?;
+    telemetry::init(&settings.log);
+    match cli.command {
+        Command::Config => {
+            print!("{}", settings.to_redacted_toml()?);
+            Ok(())
+        }
+        Command::Migrate => {
+            with_database(&mut settings, async |settings| {
+                let applied = db::migrations::run(conninfo(settings)).await?;
+                if applied.is_empty() {
+                    println!("The database schema is up to date.");
+                } else {
+                    println!("Applied migrations: {}", applied.join(", "));
+                }
+                Ok(())
+            })
+            .await
+        }
+        Command::Seed {
+            users,
+            articles,
+            if_empty,
+        } => {
+            with_database(&mut settings, async |settings| {
+                db::migrations::run(conninfo(settings)).await?;
+                let plan = seed::Plan::new(users, articles);
+                seed::run(conninfo(settings), &plan, if_empty).await
+            })
+            .await
+        }
+        Command::Serve { demo } => {
+            with_database(&mut settings, async |settings| {
+                let application = Application::build(settings.clone()).await?;
+                if demo {
+                    seed::run(conninfo(settings), &seed::Plan::demo(), true).await?;
+                }
+                tracing::info!(
+                    "serving on http://{}:{} as {}",
+                    settings.application.host,
+                    application.port(),
+                    application.instance()
+                );
+                application.run_until_stopped().await?;
+                tracing::info!("stopped");
+                Ok(())
+            })
+            .await
+        }
+    }
+}
+
+fn conninfo(settings: &Settings) -> &str {
+    settings.database.url.expose_secret()
+}
+
+/// Runs `work` with `settings.database.url` naming a reachable database: the
+/// configured one, or an embedded cluster started (and stopped) around it.
+async fn with_database(
+    settings: &mut Settings,
+    work: impl AsyncFnOnce(&Settings) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    match settings.database.target() {
+        DatabaseTarget::Url(_) => work(settings).await,
+        DatabaseTarget::Embedded(dir) => {
+            let local = LocalDatabase::start(&dir).await?;
+            settings.database.url = SecretString::from(local.conninfo());
+            let result = work(settings).await;
+            local.stop();
+            result
+        }
+    }
+}

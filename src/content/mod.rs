@@ -1,0 +1,3 @@
+//! Turning what users write into what pages show.
+
+pub mod markdown;

@@ -1,0 +1,143 @@
+//! Pagination: the API's `limit`/`offset` and the pages' `?page=`.
+
+/// A window into a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// How many items to return.
+    pub limit: i64,
+    /// How many items to skip.
+    pub offset: i64,
+}
+
+impl Window {
+    /// Largest `limit` the API accepts.
+    pub const MAX_LIMIT: i64 = 100;
+    /// Largest `offset` the API accepts.
+    pub const MAX_OFFSET: i64 = 1_000_000_000;
+    /// Items per page on the HTML pages.
+    pub const PAGE_SIZE: i64 = 10;
+    /// Highest page number the HTML pages accept.
+    pub const MAX_PAGE: i64 = 100_000;
+
+    /// Parses the API's `limit` (default 20) and `offset` (default 0).
+    pub fn from_api(
+        limit: Option<&str>,
+        offset: Option<&str>,
+    ) -> Result<Self, Vec<(&'static str, String)>> {
+        let mut errors = Vec::new();
+        let limit = parse_bounded(limit, 20, 1, Self::MAX_LIMIT)
+            .map_err(|message| errors.push(("limit", message)))
+            .ok();
+        let offset = parse_bounded(offset, 0, 0, Self::MAX_OFFSET)
+            .map_err(|message| errors.push(("offset", message)))
+            .ok();
+        match (limit, offset) {
+            (Some(limit), Some(offset)) => Ok(Self { limit, offset }),
+            _ => Err(errors),
+        }
+    }
+
+    /// The window for 1-based page `page` of `per_page` items. Pages out of
+    /// range (a mistyped or hostile `?page=`) fall back to the first or last allowed.
+    pub fn page(page: Option<&str>, per_page: i64) -> (i64, Self) {
+        let page = page
+            .and_then(|raw| raw.trim().parse::<i64>().ok())
+            .unwrap_or(1)
+            .clamp(1, Self::MAX_PAGE);
+        (
+            page,
+            Self {
+                limit: per_page,
+                offset: (page - 1) * per_page,
+            },
+        )
+    }
+}
+
+fn parse_bounded(raw: Option<&str>, default: i64, min: i64, max: i64) -> Result<i64, String> {
+    let Some(raw) = raw.map(str::trim).filter(|raw| !raw.is_empty()) else {
+        return Ok(default);
+    };
+    match raw.parse::<i64>() {
+        Ok(value) if (min..=max).contains(&value) => Ok(value),
+        _ => Err(format!("must be a whole number from {min} to {max}")),
+    }
+}
+
+/// Page numbers for a pager: the current page, the last page, and whether there
+/// are neighbours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pager {
+    /// The page shown (1-based).
+    pub current: i64,
+    /// The last page with items (at least 1).
+    pub last: i64,
+}
+
+impl Pager {
+    /// The pager for `total` items at `per_page` a page, showing page `current`.
+    pub fn new(current: i64, total: i64, per_page: i64) -> Self {
+        let last = ((total + per_page - 1) / per_page).max(1);
+        Self { current, last }
+    }
+
+    /// The page numbers worth linking: first, last, and two around the current one.
+    pub fn links(&self) -> Vec<Option<i64>> {
+        let mut pages = Vec::new();
+        let mut previous = 0;
+        for page in 1..=self.last {
+            let near = (page - self.current).abs() <= 2;
+            if page == 1 || page == self.last || near {
+                if page - previous > 1 {
+                    pages.push(None);
+                }
+                pages.push(Some(page));
+                previous = page;
+            }
+        }
+        pages
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_windows_have_defaults_and_bounds() {
+        assert_eq!(
+            Window::from_api(None, None).unwrap(),
+            Window { limit: 20, offset: 0 }
+        );
+        assert_eq!(
+            Window::from_api(Some("5"), Some("10")).unwrap(),
+            Window { limit: 5, offset: 10 }
+        );
+        let errors = Window::from_api(Some("0"), Some("-1")).unwrap_err();
+        assert_eq!(errors.len(), 2);
+        assert!(Window::from_api(Some("abc"), None).is_err());
+        assert!(Window::from_api(None, Some("99999999999999999999999")).is_err());
+        assert!(Window::from_api(Some("101"), None).is_err());
+    }
+
+    #[test]
+    fn pages_out_of_range_are_clamped() {
+        assert_eq!(Window::page(None, 10).1, Window { limit: 10, offset: 0 });
+        assert_eq!(Window::page(Some("3"), 10).1.offset, 20);
+        assert_eq!(Window::page(Some("-4"), 10).0, 1);
+        assert_eq!(Window::page(Some("junk"), 10).0, 1);
+        assert_eq!(Window::page(Some("99999999999999999999"), 10).0, 1);
+        assert_eq!(Window::page(Some("1000000000"), 10).0, Window::MAX_PAGE);
+    }
+
+    #[test]
+    fn pagers_link_the_ends_and_the_neighbourhood() {
+        let pager = Pager::new(6, 200, 10);
+        assert_eq!(pager.last, 20);
+        assert_eq!(
+            pager.links(),
+            [Some(1), None, Some(4), Some(5), Some(6), Some(7), Some(8), None, Some(20)]
+        );
+        assert_eq!(Pager::new(1, 0, 10).links(), [Some(1)]);
+    }
+}

@@ -1,0 +1,22 @@
+//! million: a Conduit-style social site (accounts, profiles, follows,
+//! articles, comments, favorites, tags, feeds) with server-rendered pages and
+//! the RealWorld JSON API, built to walk the scaling road from one server to
+//! many.
+
+pub mod auth;
+pub mod cli;
+pub mod content;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod models;
+pub mod process;
+pub mod routes;
+pub mod schema;
+pub mod seed;
+pub mod services;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod views;

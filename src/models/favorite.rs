@@ -1,0 +1,50 @@
+//! The `favorites` table. A trigger keeps `articles.favorites_count` in step.
+
+use std::collections::HashSet;
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::Conn;
+use crate::schema::favorites;
+
+/// A user's favorite article.
+pub struct Favorite;
+
+impl Favorite {
+    /// `user` favorites `article`; favoriting twice changes nothing.
+    pub async fn add(conn: &mut Conn, user: i64, article: i64) -> QueryResult<()> {
+        diesel::insert_into(favorites::table)
+            .values((favorites::user_id.eq(user), favorites::article_id.eq(article)))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// `user` no longer favorites `article`.
+    pub async fn remove(conn: &mut Conn, user: i64, article: i64) -> QueryResult<()> {
+        diesel::delete(favorites::table.find((user, article)))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Which of `articles` `user` has favorited.
+    pub async fn favorited_among(
+        conn: &mut Conn,
+        user: i64,
+        articles: &[i64],
+    ) -> QueryResult<HashSet<i64>> {
+        if articles.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let ids: Vec<i64> = favorites::table
+            .filter(favorites::user_id.eq(user))
+            .filter(favorites::article_id.eq_any(articles))
+            .select(favorites::article_id)
+            .load(conn)
+            .await?;
+        Ok(ids.into_iter().collect())
+    }
+}

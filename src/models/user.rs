@@ -1,0 +1,147 @@
+//! The `users` table.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::{Conn, like_prefix};
+use crate::schema::{lower_text, users};
+
+/// An account.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub name: String,
+    pub bio: String,
+    pub image: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A new account.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+}
+
+/// Changes to an account; `None` leaves a column as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub password_hash: Option<String>,
+    pub name: Option<String>,
+    pub bio: Option<String>,
+    /// `Some(None)` removes the avatar.
+    pub image: Option<Option<String>>,
+}
+
+impl User {
+    /// The avatar address to show for this user.
+    pub fn avatar(&self) -> &str {
+        self.image
+            .as_deref()
+            .unwrap_or(crate::services::views::DEFAULT_AVATAR)
+    }
+
+    /// The account with this id.
+    pub async fn find(conn: &mut Conn, id: i64) -> QueryResult<Option<User>> {
+        users::table
+            .find(id)
+            .select(User::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// The account with this username, in any case.
+    pub async fn find_by_username(conn: &mut Conn, username: &str) -> QueryResult<Option<User>> {
+        users::table
+            .filter(lower_text(users::username).eq(lower_text(username)))
+            .select(User::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// The account with this email address, in any case.
+    pub async fn find_by_email(conn: &mut Conn, email: &str) -> QueryResult<Option<User>> {
+        users::table
+            .filter(lower_text(users::email).eq(lower_text(email)))
+            .select(User::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// The accounts with these ids, in no particular order.
+    pub async fn find_many(conn: &mut Conn, ids: &[i64]) -> QueryResult<Vec<User>> {
+        users::table
+            .filter(users::id.eq_any(ids))
+            .select(User::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// Creates an account.
+    pub async fn create(conn: &mut Conn, new: NewUser<'_>) -> QueryResult<User> {
+        diesel::insert_into(users::table)
+            .values(new)
+            .returning(User::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// Applies `changes` to the account `id` and returns the result.
+    pub async fn update(conn: &mut Conn, id: i64, changes: UserChanges) -> QueryResult<User> {
+        diesel::update(users::table.find(id))
+            .set((changes, users::updated_at.eq(diesel::dsl::now)))
+            .returning(User::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// Deletes an account; its articles, comments, follows and favorites go with it.
+    pub async fn delete(conn: &mut Conn, id: i64) -> QueryResult<usize> {
+        diesel::delete(users::table.find(id)).execute(conn).await
+    }
+
+    /// Accounts whose username or display name starts with `prefix` (any case),
+    /// alphabetically by username; an empty prefix lists everyone.
+    pub async fn search(
+        conn: &mut Conn,
+        prefix: &str,
+        limit: i64,
+        offset: i64,
+    ) -> QueryResult<(Vec<User>, i64)> {
+        let pattern = like_prefix(&prefix.to_lowercase());
+        let matching = || {
+            let mut query = users::table.into_boxed();
+            if !prefix.is_empty() {
+                query = query.filter(
+                    lower_text(users::username)
+                        .like(pattern.clone())
+                        .or(users::name.ne("").and(lower_text(users::name).like(pattern.clone()))),
+                );
+            }
+            query
+        };
+        let people = matching()
+            .order(lower_text(users::username))
+            .limit(limit)
+            .offset(offset)
+            .select(User::as_select())
+            .load(conn)
+            .await?;
+        let total = matching().count().get_result(conn).await?;
+        Ok((people, total))
+    }
+}

@@ -1,0 +1,227 @@
+//! Child processes that never outlive us.
+//!
+//! Servers we start (PostgreSQL, nginx, HAProxy, app servers) must stop when
+//! `million` stops, however it stops. Each child is started from a dedicated
+//! thread that lives exactly as long as the child, with the kernel asked to
+//! signal it if that thread (and so this process) goes away, and in its own
+//! process group so a whole tree (nginx and its workers) can be signalled at
+//! once.
+
+use std::fs::OpenOptions;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::{Pid, User};
+
+/// A running child process, supervised by a thread of its own.
+#[derive(Debug)]
+pub struct ManagedChild {
+    name: String,
+    pid: Pid,
+    exit: Arc<(Mutex<Option<ExitStatus>>, Condvar)>,
+}
+
+/// How a child should be started.
+pub struct ChildOptions<'a> {
+    /// Short name used in messages (`postgres`, `nginx`, `app-2`).
+    pub name: &'a str,
+    /// File that receives the child's standard output and error.
+    pub log_file: &'a Path,
+    /// Run as this user instead of ours (used to start PostgreSQL as root).
+    pub run_as: Option<&'a User>,
+    /// Signal the kernel sends the child if we die without stopping it.
+    pub on_parent_death: Signal,
+}
+
+impl ManagedChild {
+    /// Starts `command` and returns once it has been started.
+    pub fn spawn(mut command: Command, options: ChildOptions<'_>) -> anyhow::Result<Self> {
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(options.log_file)
+            .with_context(|| format!("opening log file {}", options.log_file.display()))?;
+        let log_err = log.try_clone().context("duplicating the log file handle")?;
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log_err))
+            .process_group(0);
+        if let Some(user) = options.run_as {
+            command.uid(user.uid.as_raw()).gid(user.gid.as_raw());
+        }
+        let parent = std::process::id();
+        let death_signal = options.on_parent_death;
+        // SAFETY: the closure only makes async-signal-safe system calls (prctl, getppid, _exit).
+        unsafe {
+            command.pre_exec(move || {
+                nix::sys::prctl::set_pdeathsig(death_signal).map_err(io::Error::from)?;
+                // The parent may have died between fork and prctl.
+                if nix::unistd::getppid().as_raw() as u32 != parent {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+
+        let exit = Arc::new((Mutex::new(None), Condvar::new()));
+        let (started_tx, started_rx) = mpsc::channel();
+        let thread_exit = Arc::clone(&exit);
+        let program = command.get_program().to_string_lossy().into_owned();
+        std::thread::Builder::new()
+            .name(format!("child-{}", options.name))
+            .spawn(move || {
+                let mut child = match command.spawn() {
+                    Ok(child) => child,
+                    Err(error) => {
+                        let _ = started_tx.send(Err(error));
+                        return;
+                    }
+                };
+                let _ = started_tx.send(Ok(child.id()));
+                let status = child.wait();
+                let (lock, condvar) = &*thread_exit;
+                let mut slot = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                // A failed wait leaves nothing to reap: report it as a plain failure.
+                *slot = Some(status.unwrap_or_else(|_| ExitStatus::from_raw_failure()));
+                condvar.notify_all();
+            })
+            .context("starting a supervisor thread")?;
+        let pid = started_rx
+            .recv()
+            .context("the supervisor thread ended before starting the child")?
+            .with_context(|| format!("starting {program}"))?;
+        Ok(Self {
+            name: options.name.to_string(),
+            pid: Pid::from_raw(pid as i32),
+            exit,
+        })
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.pid.as_raw() as u32
+    }
+
+    /// The name given at start.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How the child ended, if it has.
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        let (lock, _) = &*self.exit;
+        *lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Sends `signal` to the child's whole process group.
+    pub fn signal(&self, signal: Signal) {
+        if self.exit_status().is_none() {
+            let _ = killpg(self.pid, signal);
+        }
+    }
+
+    /// Waits up to `timeout` for the child to end.
+    pub fn wait_timeout(&self, timeout: Duration) -> Option<ExitStatus> {
+        let (lock, condvar) = &*self.exit;
+        let deadline = Instant::now() + timeout;
+        let mut slot = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        while slot.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            slot = condvar
+                .wait_timeout(slot, left)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+        *slot
+    }
+
+    /// Asks the child to stop with `signal`; after `grace` kills it outright.
+    pub fn stop(&self, signal: Signal, grace: Duration) -> Option<ExitStatus> {
+        self.signal(signal);
+        if let Some(status) = self.wait_timeout(grace) {
+            return Some(status);
+        }
+        tracing::warn!(child = %self.name, "did not stop within {grace:?}; killing it");
+        self.signal(Signal::SIGKILL);
+        self.wait_timeout(Duration::from_secs(5))
+    }
+}
+
+/// An `ExitStatus` for a child whose status could not be collected.
+trait FailureStatus {
+    fn from_raw_failure() -> Self;
+}
+
+impl FailureStatus for ExitStatus {
+    fn from_raw_failure() -> Self {
+        use std::os::unix::process::ExitStatusExt;
+        ExitStatus::from_raw(1 << 8)
+    }
+}
+
+/// The last `lines` lines of a log file, for error messages.
+pub fn log_tail(path: &Path, lines: usize) -> String {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return String::new();
+    };
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_is_started_signalled_and_reaped() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("sleep.log");
+        let mut command = Command::new("sh");
+        command.args(["-c", "echo started; exec sleep 30"]);
+        let child = ManagedChild::spawn(
+            command,
+            ChildOptions {
+                name: "sleep",
+                log_file: &log,
+                run_as: None,
+                on_parent_death: Signal::SIGTERM,
+            },
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !log_tail(&log, 5).contains("started") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(log_tail(&log, 5).contains("started"), "the child's output reaches its log");
+        assert!(child.exit_status().is_none());
+        let status = child.stop(Signal::SIGTERM, Duration::from_secs(5)).unwrap();
+        assert!(!status.success());
+    }
+
+    #[test]
+    fn a_missing_program_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = ManagedChild::spawn(
+            Command::new("/nonexistent/program"),
+            ChildOptions {
+                name: "missing",
+                log_file: &dir.path().join("x.log"),
+                run_as: None,
+                on_parent_death: Signal::SIGTERM,
+            },
+        )
+        .unwrap_err();
+        assert!(format!("{error:#}").contains("/nonexistent/program"));
+    }
+}

@@ -1,0 +1,5 @@
+//! `/api/articles/{slug}/comments`
+
+pub mod create;
+pub mod delete;
+pub mod list;

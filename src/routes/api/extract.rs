@@ -1,0 +1,121 @@
+//! Request extraction for the API: the signed-in user from the
+//! `Authorization: Token <jwt>` header, and body/query/path errors turned into
+//! the RealWorld error shape.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+
+use crate::error::{ApiError, AppError};
+use crate::models::User;
+use crate::state::AppState;
+
+/// The user a valid token names; requests without one get 401.
+pub struct ApiUser(pub User);
+
+/// The id a token names, if a token came; requests with a bad one get 401.
+pub struct ApiViewer(pub Option<i64>);
+
+/// The token in an `Authorization` header: `Token x` (RealWorld) or `Bearer x`.
+fn token(request: &HttpRequest) -> Result<Option<&str>, AppError> {
+    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| AppError::Unauthenticated("is invalid"))?;
+    let (scheme, token) = value
+        .trim()
+        .split_once(' ')
+        .ok_or(AppError::Unauthenticated("is invalid"))?;
+    if scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer") {
+        Ok(Some(token.trim()))
+    } else {
+        Err(AppError::Unauthenticated("is invalid"))
+    }
+}
+
+fn viewer_id(request: &HttpRequest) -> Result<Option<i64>, AppError> {
+    let Some(token) = token(request)? else {
+        return Ok(None);
+    };
+    let state = state(request)?;
+    state
+        .tokens
+        .verify(token)
+        .map(Some)
+        .ok_or(AppError::Unauthenticated("is invalid"))
+}
+
+fn state(request: &HttpRequest) -> Result<&web::Data<AppState>, AppError> {
+    request
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("application state is not registered")))
+}
+
+impl FromRequest for ApiViewer {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(viewer_id(request).map(ApiViewer).map_err(ApiError))
+    }
+}
+
+impl FromRequest for ApiUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let found = viewer_id(request).and_then(|id| {
+            let state = state(request)?.clone();
+            Ok((id.ok_or(AppError::Unauthenticated("is missing"))?, state))
+        });
+        Box::pin(async move {
+            let (id, state) = found?;
+            let mut conn = state.db.read().await?;
+            // A valid token for a deleted account is no longer valid.
+            let user = User::find(&mut conn, id)
+                .await
+                .map_err(AppError::from)?
+                .ok_or(AppError::Unauthenticated("is invalid"))?;
+            Ok(ApiUser(user))
+        })
+    }
+}
+
+/// JSON bodies: size-limited, with RealWorld-shaped errors.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|error, _| {
+            let app_error = match &error {
+                JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                    AppError::PayloadTooLarge
+                }
+                JsonPayloadError::ContentType => {
+                    AppError::invalid("body", "must be JSON (Content-Type: application/json)")
+                }
+                JsonPayloadError::Deserialize(cause) => {
+                    AppError::invalid("body", format!("is not valid: {cause}"))
+                }
+                _ => AppError::invalid("body", "could not be read"),
+            };
+            ApiError(app_error).into()
+        })
+}
+
+/// Query strings with RealWorld-shaped errors.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|error: QueryPayloadError, _| {
+        ApiError(AppError::invalid("query", format!("is not valid: {error}"))).into()
+    })
+}
+
+/// Path segments that cannot be decoded name nothing: 404.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default()
+        .error_handler(|_: PathError, _| ApiError(AppError::NotFound("resource")).into())
+}

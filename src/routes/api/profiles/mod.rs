@@ -1,0 +1,5 @@
+//! `/api/profiles/{username}`: profiles and follows.
+
+pub mod follow;
+pub mod show;
+pub mod unfollow;

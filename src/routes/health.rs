@@ -1,0 +1,35 @@
+//! Probes for load balancers and orchestrators.
+//!
+//! `/healthz` answers while the process serves requests; `/readyz` only when
+//! the database also answers within a second, so a balancer stops sending
+//! traffic to a server that cannot do anything with it.
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+
+use crate::state::AppState;
+
+/// Registers `/healthz` and `/readyz`.
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz));
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .body("ok\n")
+}
+
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    if state.db.ping(Duration::from_secs(1)).await {
+        HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .body("ready\n")
+    } else {
+        HttpResponse::ServiceUnavailable()
+            .insert_header(("Cache-Control", "no-store"))
+            .body("database unreachable\n")
+    }
+}

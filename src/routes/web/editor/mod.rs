@@ -1,0 +1,4 @@
+//! Writing and editing articles.
+
+pub mod create;
+pub mod edit;

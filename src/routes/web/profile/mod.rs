@@ -1,0 +1,5 @@
+//! Profile pages and follow buttons.
+
+pub mod follow;
+pub mod show;
+pub mod unfollow;

@@ -1,0 +1,188 @@
+//! Accounts: sign up, sign in, change settings, delete.
+
+use secrecy::SecretString;
+
+use crate::domain::FieldErrors;
+use crate::domain::account::{EmailAddress, Password, Username};
+use crate::domain::profile::{Bio, DisplayName, ImageUrl};
+use crate::error::AppError;
+use crate::models::{Conn, NewUser, User, UserChanges, unique_violation};
+use crate::state::AppState;
+
+/// What someone signing up typed.
+#[derive(Debug, Clone, Copy)]
+pub struct Registration<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+}
+
+/// Creates an account.
+#[tracing::instrument(skip_all, fields(username = input.username))]
+pub async fn register(state: &AppState, input: Registration<'_>) -> Result<User, AppError> {
+    let mut errors = FieldErrors::default();
+    let username = errors.check("username", Username::parse(input.username));
+    let email = errors.check("email", EmailAddress::parse(input.email));
+    let password = errors.check("password", Password::parse(input.password));
+    let (Some(username), Some(email), Some(password)) = (username, email, password) else {
+        return Err(errors.into());
+    };
+    {
+        // Refuse taken names before spending a hash on them.
+        let mut conn = state.db.read().await?;
+        let taken = check_available(&mut conn, None, Some(&username), Some(&email)).await?;
+        if !taken.is_empty() {
+            return Err(taken.into());
+        }
+    }
+    let password_hash = state.passwords.hash(password.secret()).await?;
+    let mut conn = state.db.write().await?;
+    let new = NewUser {
+        username: username.as_str(),
+        email: email.as_str(),
+        password_hash: &password_hash,
+    };
+    User::create(&mut conn, new).await.map_err(taken_error)
+}
+
+/// Signs in with an email and password. Which of the two was wrong is not said.
+#[tracing::instrument(skip_all)]
+pub async fn authenticate(state: &AppState, email: &str, password: &str) -> Result<User, AppError> {
+    let mut errors = FieldErrors::default();
+    if email.trim().is_empty() {
+        errors.add("email", "can't be blank");
+    }
+    if password.is_empty() {
+        errors.add("password", "can't be blank");
+    }
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    let user = {
+        let mut conn = state.db.read().await?;
+        User::find_by_email(&mut conn, email.trim()).await?
+    };
+    let stored = user.as_ref().map(|user| user.password_hash.clone());
+    let secret = SecretString::from(password.to_string());
+    match (state.passwords.verify(&secret, stored).await?, user) {
+        (true, Some(user)) => Ok(user),
+        _ => Err(AppError::InvalidCredentials),
+    }
+}
+
+/// Settings someone submitted; `None` leaves a setting unchanged.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SettingsUpdate<'a> {
+    pub username: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub password: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub bio: Option<&'a str>,
+    pub image: Option<&'a str>,
+}
+
+/// Changes `user`'s settings and returns the account as saved.
+#[tracing::instrument(skip_all, fields(user = user.id))]
+pub async fn update(state: &AppState, user: &User, input: SettingsUpdate<'_>) -> Result<User, AppError> {
+    let mut errors = FieldErrors::default();
+    let username = input
+        .username
+        .and_then(|raw| errors.check("username", Username::parse(raw)));
+    let email = input
+        .email
+        .and_then(|raw| errors.check("email", EmailAddress::parse(raw)));
+    let password = input
+        .password
+        .and_then(|raw| errors.check("password", Password::parse(raw)));
+    let name = input
+        .name
+        .and_then(|raw| errors.check("name", DisplayName::parse(raw)));
+    let bio = input.bio.and_then(|raw| errors.check("bio", Bio::parse(raw)));
+    let image = input
+        .image
+        .and_then(|raw| errors.check("image", ImageUrl::parse(raw)));
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    let nothing_given = [input.username, input.email, input.password, input.name, input.bio, input.image]
+        .iter()
+        .all(Option::is_none);
+    if nothing_given {
+        return Err(AppError::invalid("user", "must contain at least one setting to change"));
+    }
+    {
+        let mut conn = state.db.read().await?;
+        let taken = check_available(&mut conn, Some(user.id), username.as_ref(), email.as_ref()).await?;
+        if !taken.is_empty() {
+            return Err(taken.into());
+        }
+    }
+    let password_hash = match &password {
+        Some(password) => Some(state.passwords.hash(password.secret()).await?),
+        None => None,
+    };
+    let changes = UserChanges {
+        username: username.map(|username| username.as_str().to_string()),
+        email: email.map(|email| email.as_str().to_string()),
+        password_hash,
+        name: name.map(DisplayName::into_inner),
+        bio: bio.map(Bio::into_inner),
+        image: image.map(ImageUrl::into_inner),
+    };
+    let mut conn = state.db.write().await?;
+    User::update(&mut conn, user.id, changes)
+        .await
+        .map_err(taken_error)
+}
+
+/// Deletes `user` after checking their password; their articles, comments,
+/// follows and favorites go with the account.
+#[tracing::instrument(skip_all, fields(user = user.id))]
+pub async fn delete(state: &AppState, user: &User, password: &str) -> Result<(), AppError> {
+    if password.is_empty() {
+        return Err(AppError::invalid("password", "can't be blank"));
+    }
+    let secret = SecretString::from(password.to_string());
+    if !state
+        .passwords
+        .verify(&secret, Some(user.password_hash.clone()))
+        .await?
+    {
+        return Err(AppError::invalid("password", "is not your current password"));
+    }
+    let mut conn = state.db.write().await?;
+    User::delete(&mut conn, user.id).await?;
+    Ok(())
+}
+
+/// Messages for a username or email that belongs to someone other than `me`.
+async fn check_available(
+    conn: &mut Conn,
+    me: Option<i64>,
+    username: Option<&Username>,
+    email: Option<&EmailAddress>,
+) -> Result<FieldErrors, AppError> {
+    let mut errors = FieldErrors::default();
+    if let Some(username) = username
+        && let Some(owner) = User::find_by_username(conn, username.as_str()).await?
+        && Some(owner.id) != me
+    {
+        errors.add("username", "has already been taken");
+    }
+    if let Some(email) = email
+        && let Some(owner) = User::find_by_email(conn, email.as_str()).await?
+        && Some(owner.id) != me
+    {
+        errors.add("email", "has already been taken");
+    }
+    Ok(errors)
+}
+
+/// Maps a unique-index collision (two sign-ups racing) to its field message.
+fn taken_error(error: diesel::result::Error) -> AppError {
+    match unique_violation(&error) {
+        Some("users_username_key") => AppError::invalid("username", "has already been taken"),
+        Some("users_email_key") => AppError::invalid("email", "has already been taken"),
+        _ => error.into(),
+    }
+}

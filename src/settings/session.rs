@@ -1,0 +1,58 @@
+//! The `[session]` section: the browser session cookie of the HTML pages.
+//!
+//! Variables: `APP__SESSION__SECRET`, `APP__SESSION__COOKIE_NAME`,
+//! `APP__SESSION__COOKIE_SECURE`, `APP__SESSION__TTL_HOURS`.
+
+use anyhow::bail;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use super::Environment;
+use super::auth::DEVELOPMENT_MARKER;
+use super::redacted::masked;
+
+/// How browser sessions are signed and how long they last.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSettings {
+    /// Key material for signing and encrypting session cookies (at least 32
+    /// characters). Every app server behind one load balancer needs the same.
+    #[serde(serialize_with = "masked")]
+    pub secret: SecretString,
+    /// Name of the session cookie.
+    pub cookie_name: String,
+    /// Send the cookie only over HTTPS (turn on wherever TLS terminates).
+    pub cookie_secure: bool,
+    /// How long a signed-in browser stays signed in without a visit.
+    pub ttl_hours: i64,
+}
+
+impl SessionSettings {
+    pub(super) fn check(&self, environment: Environment) -> anyhow::Result<()> {
+        let secret = self.secret.expose_secret();
+        if secret.len() < 32 {
+            bail!(
+                "session.secret must be at least 32 characters: set APP__SESSION__SECRET \
+                 (for example to the output of `openssl rand -hex 32`)"
+            );
+        }
+        if environment == Environment::Production && secret.contains(DEVELOPMENT_MARKER) {
+            bail!(
+                "session.secret is the development value: set APP__SESSION__SECRET \
+                 to a secret of your own in production"
+            );
+        }
+        if self.ttl_hours < 1 {
+            bail!("session.ttl_hours must be at least 1");
+        }
+        if self.cookie_name.is_empty()
+            || !self
+                .cookie_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            bail!("session.cookie_name must be letters, digits, `_` or `-`");
+        }
+        Ok(())
+    }
+}

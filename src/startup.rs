@@ -1,0 +1,182 @@
+//! Building and running the HTTP server.
+//!
+//! [`Application::build`] binds the listener first, so callers (the tests)
+//! can ask for port 0 and learn the port, then wires the middleware, the
+//! routes and the shared state.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_cors::Cors;
+use actix_files::Files;
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::{DefaultHeaders, NormalizePath, TrailingSlash};
+use actix_web::{App, HttpServer, web};
+use anyhow::{Context, bail};
+use secrecy::ExposeSecret;
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::password::Passwords;
+use crate::auth::session::{self, SessionStoreImpl};
+use crate::auth::token::Tokens;
+use crate::db::{self, Db};
+use crate::routes;
+use crate::settings::{ApplicationSettings, DatabaseTarget, Settings};
+use crate::state::AppState;
+
+/// A bound, configured server, ready to run.
+pub struct Application {
+    port: u16,
+    instance: String,
+    server: Server,
+}
+
+impl Application {
+    /// Connects the pool, migrates when configured to, binds the listener and
+    /// builds the server. The database must be named by a URL by now.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let DatabaseTarget::Url(url) = settings.database.target() else {
+            bail!("no database configured: set DATABASE_URL (or let `million serve` start its own)");
+        };
+        let conninfo = url.expose_secret();
+
+        let address = format!("{}:{}", settings.application.host, settings.application.port);
+        let listener = TcpListener::bind(&address)
+            .with_context(|| format!("binding {address}: is another server using the port?"))?;
+        let port = listener.local_addr()?.port();
+        let instance = instance_name(&settings.application, port);
+
+        if settings.database.migrate_on_start {
+            let applied = db::migrations::run(conninfo).await?;
+            if !applied.is_empty() {
+                tracing::info!("applied migrations: {}", applied.join(", "));
+            }
+        }
+        let pool = db::pool::build(conninfo, &settings.database, &instance)?;
+        let state = AppState {
+            db: Db::new(pool),
+            passwords: Passwords::new(
+                settings.auth.hash_slots(),
+                Duration::from_millis(settings.auth.hash_wait_ms),
+            ),
+            tokens: Tokens::new(
+                &settings.auth.jwt_secret,
+                Duration::from_secs(settings.auth.token_ttl_hours * 3600),
+            ),
+            instance: instance.clone(),
+        };
+        let server = server(listener, state, &settings)?;
+        Ok(Self {
+            port,
+            instance,
+            server,
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The name this server answers with in `X-Served-By`.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// Serves until SIGTERM or SIGINT, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn instance_name(settings: &ApplicationSettings, port: u16) -> String {
+    if !settings.instance_name.is_empty() {
+        return settings.instance_name.clone();
+    }
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|name| name.into_string().ok())
+        .unwrap_or_else(|| "localhost".to_string());
+    format!("{host}:{port}")
+}
+
+fn server(listener: TcpListener, state: AppState, settings: &Settings) -> anyhow::Result<Server> {
+    let instance = state.instance.clone();
+    let state = web::Data::new(state);
+    let sessions = SessionStoreImpl::default();
+    let session_settings = settings.session.clone();
+    let limits = settings.limits.clone();
+    let cors_origins = settings.application.cors_origins.clone();
+    let static_dir = settings.application.static_dir.clone();
+    if !static_dir.is_dir() {
+        tracing::warn!(
+            "static folder {} not found: pages will have no styles (run from the project folder \
+             or set APP__APPLICATION__STATIC_DIR)",
+            static_dir.display()
+        );
+    }
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("X-Served-By", instance.as_str()))
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                    .add((header::REFERRER_POLICY, "strict-origin-when-cross-origin")),
+            )
+            .wrap(NormalizePath::new(TrailingSlash::Trim))
+            .wrap(TracingLogger::default())
+            .app_data(state.clone())
+            .configure(routes::health::config)
+            .service(
+                web::scope("/api")
+                    .wrap(cors(&cors_origins))
+                    .app_data(routes::api::extract::json_config(limits.json_body_bytes))
+                    .configure(routes::api::config),
+            )
+            .service(
+                web::scope("/static")
+                    .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "public, max-age=2592000")))
+                    .service(Files::new("", &static_dir).use_etag(true).use_last_modified(true)),
+            )
+            .service(
+                web::scope("")
+                    .wrap(session::middleware(&session_settings, sessions.clone()))
+                    .wrap(
+                        DefaultHeaders::new()
+                            .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+                            .add((header::X_FRAME_OPTIONS, "DENY"))
+                            .add((header::CACHE_CONTROL, "no-cache, private")),
+                    )
+                    .app_data(routes::web::form_config(limits.form_body_bytes))
+                    .configure(routes::web::config)
+                    .default_service(web::to(routes::web::not_found)),
+            )
+    })
+    .workers(settings.application.worker_count())
+    .shutdown_timeout(settings.application.shutdown_timeout_secs)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// Pages load only our own styles; avatars may come from any web address.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' https: http: data:; \
+     style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'";
+
+/// CORS for the API, as RealWorld front ends on other origins need: tokens
+/// travel in a header, never in cookies, so no credentials are allowed.
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "DELETE", "OPTIONS"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .max_age(3600);
+    if origins.iter().any(|origin| origin == "*") {
+        cors = cors.allow_any_origin().send_wildcard();
+    } else {
+        for origin in origins {
+            cors = cors.allowed_origin(origin);
+        }
+    }
+    cors
+}

@@ -1,0 +1,72 @@
+//! HTML pages, rendered by askama from `templates/`. Each page is a struct
+//! holding what its template shows; askama escapes every value it prints.
+
+pub mod account;
+pub mod article;
+mod error;
+pub mod home;
+pub mod people;
+pub mod profile;
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use askama::Template;
+
+pub use error::ErrorPage;
+
+use crate::domain::paging::Pager;
+use crate::error::{AppError, PageError};
+
+/// Renders `template` as a page with `status`.
+pub fn render_with_status(status: StatusCode, template: &impl Template) -> Result<HttpResponse, PageError> {
+    let html = template
+        .render()
+        .map_err(|error| AppError::Internal(anyhow::anyhow!("rendering a page: {error}")))?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}
+
+/// Renders `template` as a 200 page.
+pub fn render(template: &impl Template) -> Result<HttpResponse, PageError> {
+    render_with_status(StatusCode::OK, template)
+}
+
+/// Renders a form page again with its field errors: 422, like the API.
+pub fn render_invalid(template: &impl Template) -> Result<HttpResponse, PageError> {
+    render_with_status(StatusCode::UNPROCESSABLE_ENTITY, template)
+}
+
+/// Links for a pager; `href(n)` gives the address of page `n`.
+pub struct PagerLinks {
+    pub current: i64,
+    pub last: i64,
+    /// Page numbers with their addresses; `None` marks a gap.
+    pub pages: Vec<Option<(i64, String)>>,
+}
+
+impl PagerLinks {
+    /// The links for `pager`.
+    pub fn new(pager: &Pager, href: impl Fn(i64) -> String) -> Self {
+        Self {
+            current: pager.current,
+            last: pager.last,
+            pages: pager
+                .links()
+                .into_iter()
+                .map(|page| page.map(|n| (n, href(n))))
+                .collect(),
+        }
+    }
+}
+
+/// `path` with `pairs` as its query string (values escaped), leaving out empty values.
+pub fn href(path: &str, pairs: &[(&str, &str)]) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    let mut any = false;
+    for (key, value) in pairs.iter().filter(|(_, value)| !value.is_empty()) {
+        query.append_pair(key, value);
+        any = true;
+    }
+    if any { format!("{path}?{}", query.finish()) } else { path.to_string() }
+}

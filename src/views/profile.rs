@@ -1,0 +1,21 @@
+//! A user's profile page.
+
+use askama::Template;
+
+use super::PagerLinks;
+use crate::routes::web::page::Page;
+use crate::services::profiles::FollowCounts;
+use crate::services::{ArticlePage, ProfileView};
+
+/// A profile with one tab of articles: theirs, or their favorites.
+#[derive(Template)]
+#[template(path = "profile.html")]
+pub struct ProfilePage<'a> {
+    pub page: &'a Page,
+    pub profile: &'a ProfileView,
+    pub counts: FollowCounts,
+    /// Whether the favorites tab is shown.
+    pub favorites: bool,
+    pub list: &'a ArticlePage,
+    pub pager: PagerLinks,
+}
