@@ -107,7 +107,9 @@ impl AppError {
     /// Logs server-side failures with their whole cause chain.
     fn log(&self) {
         match self {
-            Self::Internal(error) => tracing::error!(error = format!("{error:#}"), "request failed"),
+            Self::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "request failed")
+            }
             Self::DatabaseUnavailable(error) => {
                 tracing::warn!(error = format!("{error:#}"), "database unavailable")
             }

@@ -203,7 +203,10 @@ mod tests {
         while !log_tail(&log, 5).contains("started") && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
-        assert!(log_tail(&log, 5).contains("started"), "the child's output reaches its log");
+        assert!(
+            log_tail(&log, 5).contains("started"),
+            "the child's output reaches its log"
+        );
         assert!(child.exit_status().is_none());
         let status = child.stop(Signal::SIGTERM, Duration::from_secs(5)).unwrap();
         assert!(!status.success());

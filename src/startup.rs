@@ -37,11 +37,16 @@ impl Application {
     /// builds the server. The database must be named by a URL by now.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let DatabaseTarget::Url(url) = settings.database.target() else {
-            bail!("no database configured: set DATABASE_URL (or let `million serve` start its own)");
+            bail!(
+                "no database configured: set DATABASE_URL (or let `million serve` start its own)"
+            );
         };
         let conninfo = url.expose_secret();
 
-        let address = format!("{}:{}", settings.application.host, settings.application.port);
+        let address = format!(
+            "{}:{}",
+            settings.application.host, settings.application.port
+        );
         let listener = TcpListener::bind(&address)
             .with_context(|| format!("binding {address}: is another server using the port?"))?;
         let port = listener.local_addr()?.port();
@@ -136,8 +141,15 @@ fn server(listener: TcpListener, state: AppState, settings: &Settings) -> anyhow
             )
             .service(
                 web::scope("/static")
-                    .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "public, max-age=2592000")))
-                    .service(Files::new("", &static_dir).use_etag(true).use_last_modified(true)),
+                    .wrap(
+                        DefaultHeaders::new()
+                            .add((header::CACHE_CONTROL, "public, max-age=2592000")),
+                    )
+                    .service(
+                        Files::new("", &static_dir)
+                            .use_etag(true)
+                            .use_last_modified(true),
+                    ),
             )
             .service(
                 web::scope("")

@@ -25,7 +25,10 @@ pub struct MemorySessionStore {
 }
 
 impl MemorySessionStore {
-    fn with_sessions<T>(&self, work: impl FnOnce(&mut HashMap<String, (State, Instant)>) -> T) -> T {
+    fn with_sessions<T>(
+        &self,
+        work: impl FnOnce(&mut HashMap<String, (State, Instant)>) -> T,
+    ) -> T {
         let mut sessions = self
             .sessions
             .lock()
@@ -69,10 +72,12 @@ fn make_room(sessions: &mut HashMap<String, (State, Instant)>) {
 
 impl SessionStore for MemorySessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
-        Ok(self.with_sessions(|sessions| match sessions.get(session_key.as_ref()) {
-            Some((state, expires)) if *expires > Instant::now() => Some(state.clone()),
-            _ => None,
-        }))
+        Ok(
+            self.with_sessions(|sessions| match sessions.get(session_key.as_ref()) {
+                Some((state, expires)) if *expires > Instant::now() => Some(state.clone()),
+                _ => None,
+            }),
+        )
     }
 
     async fn save(&self, session_state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
@@ -90,14 +95,12 @@ impl SessionStore for MemorySessionStore {
         session_state: State,
         ttl: &Duration,
     ) -> Result<SessionKey, UpdateError> {
-        let known = self.with_sessions(|sessions| {
-            match sessions.get_mut(session_key.as_ref()) {
-                Some(entry) => {
-                    *entry = (session_state.clone(), expiry(ttl));
-                    true
-                }
-                None => false,
+        let known = self.with_sessions(|sessions| match sessions.get_mut(session_key.as_ref()) {
+            Some(entry) => {
+                *entry = (session_state.clone(), expiry(ttl));
+                true
             }
+            None => false,
         });
         if known {
             Ok(session_key)
@@ -109,7 +112,11 @@ impl SessionStore for MemorySessionStore {
         }
     }
 
-    async fn update_ttl(&self, session_key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
+    async fn update_ttl(
+        &self,
+        session_key: &SessionKey,
+        ttl: &Duration,
+    ) -> Result<(), anyhow::Error> {
         self.with_sessions(|sessions| {
             if let Some(entry) = sessions.get_mut(session_key.as_ref()) {
                 entry.1 = expiry(ttl);
@@ -132,7 +139,10 @@ mod tests {
     async fn sessions_round_trip_and_expire() {
         let store = MemorySessionStore::default();
         let state: State = [("uid".to_string(), "7".to_string())].into();
-        let key = store.save(state.clone(), &Duration::hours(1)).await.unwrap();
+        let key = store
+            .save(state.clone(), &Duration::hours(1))
+            .await
+            .unwrap();
         assert_eq!(store.load(&key).await.unwrap(), Some(state.clone()));
         store.delete(&key).await.unwrap();
         assert_eq!(store.load(&key).await.unwrap(), None);

@@ -66,7 +66,11 @@ impl Passwords {
 
     /// Whether `password` matches `stored`; with no stored hash (unknown user),
     /// spends the same effort and answers `false`.
-    pub async fn verify(&self, password: &SecretString, stored: Option<String>) -> Result<bool, AppError> {
+    pub async fn verify(
+        &self,
+        password: &SecretString,
+        stored: Option<String>,
+    ) -> Result<bool, AppError> {
         let password = password.clone();
         self.run(move || {
             let known = stored.is_some();
@@ -86,7 +90,7 @@ impl Passwords {
         work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
     ) -> Result<T, AppError> {
         let busy = || AppError::Busy {
-            what: "sign-in",
+            what: "the sign-in service",
             retry_after_secs: 1,
         };
         let permit = tokio::time::timeout(self.wait, Arc::clone(&self.slots).acquire_owned())
@@ -116,9 +120,22 @@ mod tests {
     async fn hashes_verify_only_the_right_password() {
         let passwords = Passwords::new(2, Duration::from_secs(5));
         let hash = passwords.hash(&secret("correct horse")).await.unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
-        assert!(passwords.verify(&secret("correct horse"), Some(hash.clone())).await.unwrap());
-        assert!(!passwords.verify(&secret("wrong horse"), Some(hash)).await.unwrap());
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(
+            passwords
+                .verify(&secret("correct horse"), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !passwords
+                .verify(&secret("wrong horse"), Some(hash))
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]

@@ -19,7 +19,10 @@ const FLASH: &str = "flash";
 pub type SessionStoreImpl = MemorySessionStore;
 
 /// The session middleware for the HTML pages.
-pub fn middleware(settings: &SessionSettings, store: SessionStoreImpl) -> SessionMiddleware<SessionStoreImpl> {
+pub fn middleware(
+    settings: &SessionSettings,
+    store: SessionStoreImpl,
+) -> SessionMiddleware<SessionStoreImpl> {
     let key = Key::derive_from(settings.secret.expose_secret().as_bytes());
     SessionMiddleware::builder(store, key)
         .cookie_name(settings.cookie_name.clone())
@@ -27,7 +30,9 @@ pub fn middleware(settings: &SessionSettings, store: SessionStoreImpl) -> Sessio
         .cookie_same_site(SameSite::Lax)
         .cookie_secure(settings.cookie_secure)
         .cookie_content_security(CookieContentSecurity::Private)
-        .session_lifecycle(PersistentSession::default().session_ttl(Duration::hours(settings.ttl_hours)))
+        .session_lifecycle(
+            PersistentSession::default().session_ttl(Duration::hours(settings.ttl_hours)),
+        )
         .build()
 }
 

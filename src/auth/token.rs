@@ -76,15 +76,24 @@ mod tests {
 
     #[test]
     fn issued_tokens_verify() {
-        let tokens = tokens("a-secret-of-at-least-32-characters!!", Duration::from_secs(60));
+        let tokens = tokens(
+            "a-secret-of-at-least-32-characters!!",
+            Duration::from_secs(60),
+        );
         let token = tokens.issue(42).unwrap();
         assert_eq!(tokens.verify(&token), Some(42));
     }
 
     #[test]
     fn foreign_tampered_and_junk_tokens_do_not() {
-        let ours = tokens("a-secret-of-at-least-32-characters!!", Duration::from_secs(60));
-        let theirs = tokens("another-secret-of-at-least-32-chars!", Duration::from_secs(60));
+        let ours = tokens(
+            "a-secret-of-at-least-32-characters!!",
+            Duration::from_secs(60),
+        );
+        let theirs = tokens(
+            "another-secret-of-at-least-32-chars!",
+            Duration::from_secs(60),
+        );
         let token = theirs.issue(42).unwrap();
         assert_eq!(ours.verify(&token), None);
         assert_eq!(ours.verify("not.a.token"), None);
@@ -96,13 +105,17 @@ mod tests {
 
     #[test]
     fn expired_tokens_do_not() {
-        let tokens = tokens("a-secret-of-at-least-32-characters!!", Duration::from_secs(0));
+        let tokens = tokens(
+            "a-secret-of-at-least-32-characters!!",
+            Duration::from_secs(0),
+        );
         let claims = Claims {
             sub: "7".into(),
             iat: 1,
             exp: 2,
         };
-        let old = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &tokens.encoding).unwrap();
+        let old = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &tokens.encoding)
+            .unwrap();
         assert_eq!(tokens.verify(&old), None);
     }
 }

@@ -26,14 +26,18 @@ pub struct PgBinaries {
 impl PgBinaries {
     /// Finds `initdb` and `postgres` on `PATH` or under `/usr/lib/postgresql/*/bin`.
     pub fn locate() -> anyhow::Result<Self> {
-        if let Some(dir) = std::env::var_os("PATH").and_then(|path| {
+        Self::locate_in(std::env::var_os("PATH"), Path::new("/usr/lib/postgresql"))
+    }
+
+    fn locate_in(path: Option<std::ffi::OsString>, versions_root: &Path) -> anyhow::Result<Self> {
+        if let Some(dir) = path.clone().and_then(|path| {
             std::env::split_paths(&path)
                 .find(|dir| dir.join("initdb").is_file() && dir.join("postgres").is_file())
         }) {
             return Ok(Self { bin_dir: dir });
         }
         // initdb on PATH is often a symlink into the versioned folder holding postgres.
-        if let Some(dir) = std::env::var_os("PATH").and_then(|path| {
+        if let Some(dir) = path.and_then(|path| {
             std::env::split_paths(&path)
                 .map(|dir| dir.join("initdb"))
                 .filter_map(|initdb| std::fs::canonicalize(initdb).ok())
@@ -42,7 +46,7 @@ impl PgBinaries {
         }) {
             return Ok(Self { bin_dir: dir });
         }
-        let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir(versions_root)
             .into_iter()
             .flatten()
             .flatten()
@@ -135,7 +139,11 @@ impl PostgresServer {
             .arg("-c")
             .arg(format!("listen_addresses={}", config.listen_addresses));
         if config.throwaway {
-            for setting in ["fsync=off", "synchronous_commit=off", "full_page_writes=off"] {
+            for setting in [
+                "fsync=off",
+                "synchronous_commit=off",
+                "full_page_writes=off",
+            ] {
                 command.arg("-c").arg(setting);
             }
         }
@@ -198,9 +206,10 @@ impl PostgresServer {
 
     /// Creates `database` unless it exists.
     pub async fn ensure_database(&self, database: &str) -> anyhow::Result<()> {
-        let (client, connection) = tokio_postgres::connect(&self.url("postgres"), tokio_postgres::NoTls)
-            .await
-            .context("connecting to the embedded PostgreSQL")?;
+        let (client, connection) =
+            tokio_postgres::connect(&self.url("postgres"), tokio_postgres::NoTls)
+                .await
+                .context("connecting to the embedded PostgreSQL")?;
         let driver = tokio::spawn(connection);
         let exists = client
             .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&database])
@@ -208,7 +217,10 @@ impl PostgresServer {
             .is_some();
         if !exists {
             client
-                .batch_execute(&format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\"")))
+                .batch_execute(&format!(
+                    "CREATE DATABASE \"{}\"",
+                    database.replace('"', "\"\"")
+                ))
                 .await
                 .with_context(|| format!("creating database {database}"))?;
         }
@@ -241,13 +253,24 @@ impl Drop for PostgresServer {
     }
 }
 
-fn initdb(binaries: &PgBinaries, config: &ClusterConfig, run_as: Option<&User>) -> anyhow::Result<()> {
+fn initdb(
+    binaries: &PgBinaries,
+    config: &ClusterConfig,
+    run_as: Option<&User>,
+) -> anyhow::Result<()> {
     let run = |locale: &[&str]| -> anyhow::Result<std::process::Output> {
         let mut command = Command::new(binaries.program("initdb"));
         command
             .arg("-D")
             .arg(&config.data_dir)
-            .args(["-U", &config.superuser, "--auth=trust", "-E", "UTF8", "--no-sync"])
+            .args([
+                "-U",
+                &config.superuser,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ])
             .args(locale)
             // initdb runs in the data folder's owner's context.
             .current_dir("/");
@@ -360,5 +383,32 @@ fn check_reachable(path: &Path, user: &User) -> anyhow::Result<()> {
             user.name,
             path.display()
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_postgres_says_what_to_install() {
+        let error = PgBinaries::locate_in(Some("/nonexistent".into()), Path::new("/nonexistent"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("apt-get install postgresql"), "{error}");
+        assert!(error.contains("DATABASE_URL"), "{error}");
+    }
+
+    #[test]
+    fn versioned_folders_are_searched_newest_first() {
+        let root = tempfile::tempdir().unwrap();
+        for version in ["13", "16", "9"] {
+            let bin = root.path().join(version).join("bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            std::fs::write(bin.join("initdb"), "").unwrap();
+            std::fs::write(bin.join("postgres"), "").unwrap();
+        }
+        let found = PgBinaries::locate_in(None, root.path()).unwrap();
+        assert_eq!(found.bin_dir, root.path().join("16").join("bin"));
     }
 }

@@ -11,7 +11,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// Arbitrary key of the advisory lock held while migrating.
-const MIGRATION_LOCK: i64 = 0x6d69_6c6c_696f_6e;
+const MIGRATION_LOCK: i64 = 0x006d_696c_6c69_6f6e;
 
 /// Applies every pending migration and returns the versions applied.
 pub async fn run(conninfo: &str) -> anyhow::Result<Vec<String>> {

@@ -17,17 +17,25 @@ use crate::settings::DatabaseSettings;
 pub type PgPool = Pool<AsyncPgConnection>;
 
 /// A connection borrowed from a [`PgPool`].
-pub type PooledConnection = deadpool::managed::Object<AsyncDieselConnectionManager<AsyncPgConnection>>;
+pub type PooledConnection =
+    deadpool::managed::Object<AsyncDieselConnectionManager<AsyncPgConnection>>;
 
 /// Builds a pool for `conninfo`; connections are opened lazily.
-pub fn build(conninfo: &str, settings: &DatabaseSettings, application_name: &str) -> anyhow::Result<PgPool> {
+pub fn build(
+    conninfo: &str,
+    settings: &DatabaseSettings,
+    application_name: &str,
+) -> anyhow::Result<PgPool> {
     let mut config: tokio_postgres::Config = conninfo
         .parse()
         .map_err(|error| anyhow::anyhow!("the database connection string is invalid: {error}"))?;
     config
         .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
         .application_name(application_name)
-        .options(format!("-c statement_timeout={}", settings.statement_timeout_ms));
+        .options(format!(
+            "-c statement_timeout={}",
+            settings.statement_timeout_ms
+        ));
 
     let mut manager_config = ManagerConfig::default();
     manager_config.custom_setup = Box::new(move |_url| connect(config.clone()).boxed());
@@ -46,7 +54,9 @@ pub fn build(conninfo: &str, settings: &DatabaseSettings, application_name: &str
         .map_err(|error| anyhow::anyhow!("building the database pool: {error}"))
 }
 
-fn connect(config: tokio_postgres::Config) -> BoxFuture<'static, diesel::ConnectionResult<AsyncPgConnection>> {
+fn connect(
+    config: tokio_postgres::Config,
+) -> BoxFuture<'static, diesel::ConnectionResult<AsyncPgConnection>> {
     async move {
         let (client, connection) = config
             .connect(tokio_postgres::NoTls)

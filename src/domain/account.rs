@@ -48,7 +48,11 @@ impl EmailAddress {
             && !domain.contains("..")
             && !value.chars().any(char::is_whitespace)
             && !domain.contains('@');
-        if well_formed { Ok(Self(value)) } else { Err(invalid()) }
+        if well_formed {
+            Ok(Self(value))
+        } else {
+            Err(invalid())
+        }
     }
 
     /// The address as typed.
@@ -105,7 +109,15 @@ mod tests {
     fn email_addresses_need_a_local_part_and_a_domain() {
         assert!(EmailAddress::parse("jake@jake.jake").is_ok());
         assert_eq!(EmailAddress::parse("").unwrap_err(), "can't be blank");
-        for bad in ["jake", "@jake.jake", "jake@", "jake@jake", "ja ke@x.y", "a@b..c", "a@.b.c"] {
+        for bad in [
+            "jake",
+            "@jake.jake",
+            "jake@",
+            "jake@jake",
+            "ja ke@x.y",
+            "a@b..c",
+            "a@.b.c",
+        ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad}");
         }
     }

@@ -31,7 +31,11 @@ impl Title {
             cut.push_str(word);
         }
         cut.truncate(80);
-        if cut.is_empty() { "article".to_string() } else { cut }
+        if cut.is_empty() {
+            "article".to_string()
+        } else {
+            cut
+        }
     }
 }
 
@@ -183,7 +187,10 @@ mod tests {
 
     #[test]
     fn bodies_keep_their_lines() {
-        assert_eq!(Body::parse("# Hi\n\ntext").unwrap().into_inner(), "# Hi\n\ntext");
+        assert_eq!(
+            Body::parse("# Hi\n\ntext").unwrap().into_inner(),
+            "# Hi\n\ntext"
+        );
         assert_eq!(Body::parse("").unwrap_err(), "can't be blank");
     }
 }

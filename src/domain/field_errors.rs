@@ -65,11 +65,17 @@ mod tests {
     #[test]
     fn messages_are_kept_in_order_and_prefixed() {
         let mut errors = FieldErrors::default();
-        assert_eq!(errors.check::<u8>("email", Err("can't be blank".into())), None);
+        assert_eq!(
+            errors.check::<u8>("email", Err("can't be blank".into())),
+            None
+        );
         assert_eq!(errors.check("bio", Ok(3)), Some(3));
         errors.add("password", "is too short");
         assert_eq!(errors.get("email"), Some("can't be blank"));
         assert_eq!(errors.get("bio"), None);
-        assert_eq!(errors.sentences(), ["email can't be blank", "password is too short"]);
+        assert_eq!(
+            errors.sentences(),
+            ["email can't be blank", "password is too short"]
+        );
     }
 }

@@ -107,11 +107,17 @@ mod tests {
     fn api_windows_have_defaults_and_bounds() {
         assert_eq!(
             Window::from_api(None, None).unwrap(),
-            Window { limit: 20, offset: 0 }
+            Window {
+                limit: 20,
+                offset: 0
+            }
         );
         assert_eq!(
             Window::from_api(Some("5"), Some("10")).unwrap(),
-            Window { limit: 5, offset: 10 }
+            Window {
+                limit: 5,
+                offset: 10
+            }
         );
         let errors = Window::from_api(Some("0"), Some("-1")).unwrap_err();
         assert_eq!(errors.len(), 2);
@@ -122,7 +128,13 @@ mod tests {
 
     #[test]
     fn pages_out_of_range_are_clamped() {
-        assert_eq!(Window::page(None, 10).1, Window { limit: 10, offset: 0 });
+        assert_eq!(
+            Window::page(None, 10).1,
+            Window {
+                limit: 10,
+                offset: 0
+            }
+        );
         assert_eq!(Window::page(Some("3"), 10).1.offset, 20);
         assert_eq!(Window::page(Some("-4"), 10).0, 1);
         assert_eq!(Window::page(Some("junk"), 10).0, 1);
@@ -136,7 +148,17 @@ mod tests {
         assert_eq!(pager.last, 20);
         assert_eq!(
             pager.links(),
-            [Some(1), None, Some(4), Some(5), Some(6), Some(7), Some(8), None, Some(20)]
+            [
+                Some(1),
+                None,
+                Some(4),
+                Some(5),
+                Some(6),
+                Some(7),
+                Some(8),
+                None,
+                Some(20)
+            ]
         );
         assert_eq!(Pager::new(1, 0, 10).links(), [Some(1)]);
     }

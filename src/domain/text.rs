@@ -30,8 +30,16 @@ mod tests {
     #[test]
     fn blank_short_long_and_control_characters_are_refused() {
         assert_eq!(checked("  ", 1, 5, false).unwrap_err(), "can't be blank");
-        assert!(checked("ab", 3, 5, false).unwrap_err().contains("minimum is 3"));
-        assert!(checked("abcdef", 1, 5, false).unwrap_err().contains("maximum is 5"));
+        assert!(
+            checked("ab", 3, 5, false)
+                .unwrap_err()
+                .contains("minimum is 3")
+        );
+        assert!(
+            checked("abcdef", 1, 5, false)
+                .unwrap_err()
+                .contains("maximum is 5")
+        );
         assert!(checked("a\0b", 1, 5, false).is_err());
         assert!(checked("a\nb", 1, 5, false).is_err());
         assert_eq!(checked(" a\nb ", 1, 5, true).unwrap(), "a\nb");

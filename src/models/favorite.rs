@@ -15,7 +15,10 @@ impl Favorite {
     /// `user` favorites `article`; favoriting twice changes nothing.
     pub async fn add(conn: &mut Conn, user: i64, article: i64) -> QueryResult<()> {
         diesel::insert_into(favorites::table)
-            .values((favorites::user_id.eq(user), favorites::article_id.eq(article)))
+            .values((
+                favorites::user_id.eq(user),
+                favorites::article_id.eq(article),
+            ))
             .on_conflict_do_nothing()
             .execute(conn)
             .await?;

@@ -15,7 +15,10 @@ impl Follow {
     /// `follower` follows `followee`; following twice changes nothing.
     pub async fn create(conn: &mut Conn, follower: i64, followee: i64) -> QueryResult<()> {
         diesel::insert_into(follows::table)
-            .values((follows::follower_id.eq(follower), follows::followee_id.eq(followee)))
+            .values((
+                follows::follower_id.eq(follower),
+                follows::followee_id.eq(followee),
+            ))
             .on_conflict_do_nothing()
             .execute(conn)
             .await?;

@@ -25,7 +25,11 @@ impl Tag {
     }
 
     /// Replaces the tags of `article` with `names`, in that order.
-    pub async fn set_for_article(conn: &mut Conn, article: i64, names: &[String]) -> QueryResult<()> {
+    pub async fn set_for_article(
+        conn: &mut Conn,
+        article: i64,
+        names: &[String],
+    ) -> QueryResult<()> {
         diesel::delete(article_tags::table.filter(article_tags::article_id.eq(article)))
             .execute(conn)
             .await?;

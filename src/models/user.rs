@@ -129,7 +129,9 @@ impl User {
                 query = query.filter(
                     lower_text(users::username)
                         .like(pattern.clone())
-                        .or(users::name.ne("").and(lower_text(users::name).like(pattern.clone()))),
+                        .or(users::name
+                            .ne("")
+                            .and(lower_text(users::name).like(pattern.clone()))),
                 );
             }
             query

@@ -83,7 +83,11 @@ pub struct SettingsUpdate<'a> {
 
 /// Changes `user`'s settings and returns the account as saved.
 #[tracing::instrument(skip_all, fields(user = user.id))]
-pub async fn update(state: &AppState, user: &User, input: SettingsUpdate<'_>) -> Result<User, AppError> {
+pub async fn update(
+    state: &AppState,
+    user: &User,
+    input: SettingsUpdate<'_>,
+) -> Result<User, AppError> {
     let mut errors = FieldErrors::default();
     let username = input
         .username
@@ -97,22 +101,35 @@ pub async fn update(state: &AppState, user: &User, input: SettingsUpdate<'_>) ->
     let name = input
         .name
         .and_then(|raw| errors.check("name", DisplayName::parse(raw)));
-    let bio = input.bio.and_then(|raw| errors.check("bio", Bio::parse(raw)));
+    let bio = input
+        .bio
+        .and_then(|raw| errors.check("bio", Bio::parse(raw)));
     let image = input
         .image
         .and_then(|raw| errors.check("image", ImageUrl::parse(raw)));
     if !errors.is_empty() {
         return Err(errors.into());
     }
-    let nothing_given = [input.username, input.email, input.password, input.name, input.bio, input.image]
-        .iter()
-        .all(Option::is_none);
+    let nothing_given = [
+        input.username,
+        input.email,
+        input.password,
+        input.name,
+        input.bio,
+        input.image,
+    ]
+    .iter()
+    .all(Option::is_none);
     if nothing_given {
-        return Err(AppError::invalid("user", "must contain at least one setting to change"));
+        return Err(AppError::invalid(
+            "user",
+            "must contain at least one setting to change",
+        ));
     }
     {
         let mut conn = state.db.read().await?;
-        let taken = check_available(&mut conn, Some(user.id), username.as_ref(), email.as_ref()).await?;
+        let taken =
+            check_available(&mut conn, Some(user.id), username.as_ref(), email.as_ref()).await?;
         if !taken.is_empty() {
             return Err(taken.into());
         }
@@ -148,7 +165,10 @@ pub async fn delete(state: &AppState, user: &User, password: &str) -> Result<(),
         .verify(&secret, Some(user.password_hash.clone()))
         .await?
     {
-        return Err(AppError::invalid("password", "is not your current password"));
+        return Err(AppError::invalid(
+            "password",
+            "is not your current password",
+        ));
     }
     let mut conn = state.db.write().await?;
     User::delete(&mut conn, user.id).await?;

@@ -75,7 +75,11 @@ pub async fn list(
 }
 
 /// The article at `slug`, with its body, as `viewer` sees it.
-pub async fn show(state: &AppState, slug: &str, viewer: Option<i64>) -> Result<ArticleView, AppError> {
+pub async fn show(
+    state: &AppState,
+    slug: &str,
+    viewer: Option<i64>,
+) -> Result<ArticleView, AppError> {
     let mut conn = state.db.read().await?;
     let article = find(&mut conn, slug).await?;
     with_body(&mut conn, article, viewer).await
@@ -95,7 +99,11 @@ pub async fn all_tags(state: &AppState) -> Result<Vec<String>, AppError> {
 
 /// Publishes a new article by `author`.
 #[tracing::instrument(skip_all, fields(author = author.id))]
-pub async fn publish(state: &AppState, author: &User, draft: Draft<'_>) -> Result<ArticleView, AppError> {
+pub async fn publish(
+    state: &AppState,
+    author: &User,
+    draft: Draft<'_>,
+) -> Result<ArticleView, AppError> {
     let mut errors = FieldErrors::default();
     let title = errors.check("title", Title::parse(draft.title));
     let description = errors.check("description", Description::parse(draft.description));
@@ -105,7 +113,9 @@ pub async fn publish(state: &AppState, author: &User, draft: Draft<'_>) -> Resul
         .parse()
         .and_then(|tags| errors.check("tagList", tags))
         .unwrap_or_default();
-    let (Some(title), Some(description), Some(body)) = (title, description, body) else {
+    let (Some(title), Some(description), Some(body), true) =
+        (title, description, body, errors.is_empty())
+    else {
         return Err(errors.into());
     };
     let description = description.into_inner();
@@ -191,7 +201,10 @@ pub async fn revise(
         })
         .await
         .map_err(|error| match unique_violation(&error) {
-            Some(_) => AppError::invalid("title", "gives an address already in use; try another title"),
+            Some(_) => AppError::invalid(
+                "title",
+                "gives an address already in use; try another title",
+            ),
             None => error.into(),
         })?;
     with_body(&mut conn, updated, Some(editor.id)).await
@@ -238,10 +251,16 @@ pub async fn find(conn: &mut Conn, slug: &str) -> Result<Article, AppError> {
         .ok_or(AppError::NotFound("article"))
 }
 
-async fn with_body(conn: &mut Conn, article: Article, viewer: Option<i64>) -> Result<ArticleView, AppError> {
+async fn with_body(
+    conn: &mut Conn,
+    article: Article,
+    viewer: Option<i64>,
+) -> Result<ArticleView, AppError> {
     let body = article.body.clone();
     let mut views = decorate(conn, vec![article.into()], viewer).await?;
-    let mut view = views.pop().ok_or_else(|| anyhow::anyhow!("article author is missing"))?;
+    let mut view = views
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("article author is missing"))?;
     view.body = Some(body);
     Ok(view)
 }

@@ -11,7 +11,11 @@ use super::articles::find;
 use super::{CommentView, ProfileView};
 
 /// The comments on the article at `slug`, oldest first, as `viewer` sees them.
-pub async fn list(state: &AppState, slug: &str, viewer: Option<i64>) -> Result<Vec<CommentView>, AppError> {
+pub async fn list(
+    state: &AppState,
+    slug: &str,
+    viewer: Option<i64>,
+) -> Result<Vec<CommentView>, AppError> {
     let mut conn = state.db.read().await?;
     let article = find(&mut conn, slug).await?;
     let comments = Comment::for_article(&mut conn, article.id).await?;
@@ -42,7 +46,12 @@ pub async fn list(state: &AppState, slug: &str, viewer: Option<i64>) -> Result<V
 
 /// `author` comments on the article at `slug`.
 #[tracing::instrument(skip_all, fields(author = author.id, slug))]
-pub async fn add(state: &AppState, author: &User, slug: &str, body: &str) -> Result<CommentView, AppError> {
+pub async fn add(
+    state: &AppState,
+    author: &User,
+    slug: &str,
+    body: &str,
+) -> Result<CommentView, AppError> {
     let body = CommentBody::parse(body).map_err(|message| AppError::invalid("body", message))?;
     let mut conn = state.db.write().await?;
     let article = find(&mut conn, slug).await?;

@@ -33,7 +33,11 @@ pub async fn find_user(conn: &mut Conn, username: &str) -> Result<User, AppError
 }
 
 /// The profile of `username` as `viewer` sees it.
-pub async fn show(state: &AppState, username: &str, viewer: Option<i64>) -> Result<ProfileView, AppError> {
+pub async fn show(
+    state: &AppState,
+    username: &str,
+    viewer: Option<i64>,
+) -> Result<ProfileView, AppError> {
     let mut conn = state.db.read().await?;
     let user = find_user(&mut conn, username).await?;
     let following = is_following(&mut conn, viewer, user.id).await?;
@@ -61,7 +65,11 @@ pub async fn show_with_counts(
 
 /// `follower` follows `username`.
 #[tracing::instrument(skip(state))]
-pub async fn follow(state: &AppState, follower: i64, username: &str) -> Result<ProfileView, AppError> {
+pub async fn follow(
+    state: &AppState,
+    follower: i64,
+    username: &str,
+) -> Result<ProfileView, AppError> {
     let mut conn = state.db.write().await?;
     let user = find_user(&mut conn, username).await?;
     if user.id == follower {
@@ -73,7 +81,11 @@ pub async fn follow(state: &AppState, follower: i64, username: &str) -> Result<P
 
 /// `follower` stops following `username`.
 #[tracing::instrument(skip(state))]
-pub async fn unfollow(state: &AppState, follower: i64, username: &str) -> Result<ProfileView, AppError> {
+pub async fn unfollow(
+    state: &AppState,
+    follower: i64,
+    username: &str,
+) -> Result<ProfileView, AppError> {
     let mut conn = state.db.write().await?;
     let user = find_user(&mut conn, username).await?;
     Follow::delete(&mut conn, follower, user.id).await?;
@@ -89,7 +101,12 @@ pub async fn directory(
     offset: i64,
     viewer: Option<i64>,
 ) -> Result<(Vec<Person>, i64), AppError> {
-    let query: String = query.trim().chars().filter(|c| !c.is_control()).take(80).collect();
+    let query: String = query
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(80)
+        .collect();
     let mut conn = state.db.read().await?;
     let (users, total) = User::search(&mut conn, &query, limit, offset).await?;
     let ids: Vec<i64> = users.iter().map(|user| user.id).collect();

@@ -47,7 +47,11 @@ impl ProfileView {
 
     /// The display name, or the username when there is none.
     pub fn display_name(&self) -> &str {
-        if self.name.is_empty() { &self.username } else { &self.name }
+        if self.name.is_empty() {
+            &self.username
+        } else {
+            &self.name
+        }
     }
 }
 

@@ -17,7 +17,6 @@ use anyhow::bail;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-
 /// Connection and pool settings.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -72,17 +71,22 @@ impl DatabaseSettings {
     }
 
     /// Applies `DATABASE_URL` or the `DB_*` variables found in `vars`.
-    pub fn apply_env(&mut self, vars: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<()> {
+    pub fn apply_env(
+        &mut self,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<()> {
         let vars: HashMap<String, String> = vars
             .into_iter()
             .filter(|(key, _)| key == "DATABASE_URL" || key.starts_with("DB_"))
             .collect();
-        let url = vars.get("DATABASE_URL").filter(|url| !url.trim().is_empty());
+        let url = vars
+            .get("DATABASE_URL")
+            .filter(|url| !url.trim().is_empty());
         let host = vars.get("DB_HOST").filter(|host| !host.trim().is_empty());
         match (url, host) {
-            (Some(_), Some(_)) => bail!(
-                "both DATABASE_URL and DB_HOST are set: keep one way of naming the database"
-            ),
+            (Some(_), Some(_)) => {
+                bail!("both DATABASE_URL and DB_HOST are set: keep one way of naming the database")
+            }
             (Some(url), None) => self.url = SecretString::from(url.clone()),
             (None, Some(host)) => self.url = SecretString::from(split_to_conninfo(host, &vars)?),
             (None, None) => {
@@ -107,8 +111,14 @@ fn split_to_conninfo(host: &str, vars: &HashMap<String, String>) -> anyhow::Resu
     let mut parts = vec![
         format!("host={}", quote(host)),
         format!("port={port}"),
-        format!("dbname={}", quote(vars.get("DB_NAME").map(String::as_str).unwrap_or("million"))),
-        format!("user={}", quote(vars.get("DB_USER").map(String::as_str).unwrap_or("million"))),
+        format!(
+            "dbname={}",
+            quote(vars.get("DB_NAME").map(String::as_str).unwrap_or("million"))
+        ),
+        format!(
+            "user={}",
+            quote(vars.get("DB_USER").map(String::as_str).unwrap_or("million"))
+        ),
     ];
     if let Some(password) = vars.get("DB_PASSWORD") {
         parts.push(format!("password={}", quote(password)));
@@ -117,7 +127,10 @@ fn split_to_conninfo(host: &str, vars: &HashMap<String, String>) -> anyhow::Resu
 }
 
 /// Shows where a connection string points, with its password masked.
-fn masked_conninfo<S: serde::Serializer>(url: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+fn masked_conninfo<S: serde::Serializer>(
+    url: &SecretString,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&describe(url.expose_secret()))
 }
 
@@ -176,7 +189,10 @@ mod tests {
     }
 
     fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -187,7 +203,8 @@ mod tests {
     #[test]
     fn database_url_wins_over_the_files() {
         let mut db = settings();
-        db.apply_env(vars(&[("DATABASE_URL", "postgres://a@b/c")])).unwrap();
+        db.apply_env(vars(&[("DATABASE_URL", "postgres://a@b/c")]))
+            .unwrap();
         assert_eq!(db.url.expose_secret(), "postgres://a@b/c");
     }
 
@@ -213,14 +230,20 @@ mod tests {
     #[test]
     fn descriptions_hide_the_password() {
         let shown = describe("postgres://app:hunter2@db.example:6543/million");
-        assert_eq!(shown, "host=db.example port=6543 dbname=million user=app password=********");
+        assert_eq!(
+            shown,
+            "host=db.example port=6543 dbname=million user=app password=********"
+        );
     }
 
     #[test]
     fn both_forms_at_once_are_refused() {
         let mut db = settings();
         let error = db
-            .apply_env(vars(&[("DATABASE_URL", "postgres://x/y"), ("DB_HOST", "h")]))
+            .apply_env(vars(&[
+                ("DATABASE_URL", "postgres://x/y"),
+                ("DB_HOST", "h"),
+            ]))
             .unwrap_err();
         assert!(error.to_string().contains("DATABASE_URL"));
     }

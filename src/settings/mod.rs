@@ -202,8 +202,7 @@ mod tests {
 
     #[test]
     fn production_refuses_to_start_without_secrets() {
-        let settings =
-            Settings::load_from(&project_config(), Environment::Production, []).unwrap();
+        let settings = Settings::load_from(&project_config(), Environment::Production, []).unwrap();
         let error = settings.check().unwrap_err().to_string();
         assert!(error.contains("jwt_secret"), "{error}");
     }
@@ -211,7 +210,10 @@ mod tests {
     #[test]
     fn unknown_environment_names_are_refused() {
         assert!(Environment::parse("staging").is_err());
-        assert_eq!(Environment::parse("Production").unwrap(), Environment::Production);
+        assert_eq!(
+            Environment::parse("Production").unwrap(),
+            Environment::Production
+        );
     }
 
     #[test]

@@ -6,7 +6,10 @@ use serde::Serializer;
 use super::Settings;
 
 /// Serializes a secret as `********`, or as an empty string when it is unset.
-pub(super) fn masked<S: Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+pub(super) fn masked<S: Serializer>(
+    secret: &SecretString,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     if secret.expose_secret().is_empty() {
         serializer.serialize_str("")
     } else {

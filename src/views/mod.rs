@@ -18,7 +18,10 @@ use crate::domain::paging::Pager;
 use crate::error::{AppError, PageError};
 
 /// Renders `template` as a page with `status`.
-pub fn render_with_status(status: StatusCode, template: &impl Template) -> Result<HttpResponse, PageError> {
+pub fn render_with_status(
+    status: StatusCode,
+    template: &impl Template,
+) -> Result<HttpResponse, PageError> {
     let html = template
         .render()
         .map_err(|error| AppError::Internal(anyhow::anyhow!("rendering a page: {error}")))?;
@@ -68,5 +71,9 @@ pub fn href(path: &str, pairs: &[(&str, &str)]) -> String {
         query.append_pair(key, value);
         any = true;
     }
-    if any { format!("{path}?{}", query.finish()) } else { path.to_string() }
+    if any {
+        format!("{path}?{}", query.finish())
+    } else {
+        path.to_string()
+    }
 }

@@ -26,7 +26,11 @@ pub async fn show(
     page: Page,
     query: web::Query<HomeQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let tag = query.tag.as_deref().map(str::trim).filter(|tag| !tag.is_empty());
+    let tag = query
+        .tag
+        .as_deref()
+        .map(str::trim)
+        .filter(|tag| !tag.is_empty());
     let wants_feed = query.feed.as_deref() == Some("your");
     let (tab, filter) = match (tag, wants_feed, page.viewer_id()) {
         (Some(tag), _, _) => (
@@ -47,11 +51,25 @@ pub async fn show(
         (None, false, _) => ("global", ArticleFilter::default()),
     };
     let (number, window) = Window::page(query.page.as_deref(), Window::PAGE_SIZE);
-    let list = articles::list(&state, &filter, window.limit, window.offset, page.viewer_id()).await?;
+    let list = articles::list(
+        &state,
+        &filter,
+        window.limit,
+        window.offset,
+        page.viewer_id(),
+    )
+    .await?;
     let popular_tags = articles::popular_tags(&state).await?;
     let feed = if tab == "your" { "your" } else { "" };
     let pager = PagerLinks::new(&Pager::new(number, list.total, Window::PAGE_SIZE), |n| {
-        href("/", &[("feed", feed), ("tag", tag.unwrap_or("")), ("page", &n.to_string())])
+        href(
+            "/",
+            &[
+                ("feed", feed),
+                ("tag", tag.unwrap_or("")),
+                ("page", &n.to_string()),
+            ],
+        )
     });
     render(&HomePage {
         page: &page,

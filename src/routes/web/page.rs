@@ -67,7 +67,8 @@ impl FromRequest for Page {
             None => "/".to_string(),
         };
         Box::pin(async move {
-            let state = state.ok_or_else(|| anyhow::anyhow!("application state is not registered"))?;
+            let state =
+                state.ok_or_else(|| anyhow::anyhow!("application state is not registered"))?;
             let viewer = match session::user_id(&session) {
                 Some(id) => {
                     let mut conn = state.db.read().await?;
@@ -102,20 +103,17 @@ struct WithToken<T> {
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for VerifiedForm<T> {
-    type Error = PageError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, PageError>>>>;
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let session = request.get_session();
+        // Unreadable or oversized forms are answered by the form configuration's handler.
         let form = web::Form::<WithToken<T>>::from_request(request, payload);
         Box::pin(async move {
-            let form = form.await.map_err(|error| {
-                tracing::debug!("unreadable form: {error}");
-                PageError(AppError::invalid("form", "could not be read"))
-            })?;
-            let WithToken { csrf_token, fields } = form.into_inner();
+            let WithToken { csrf_token, fields } = form.await?.into_inner();
             if !csrf::verify(&session, &csrf_token) {
-                return Err(PageError(AppError::CsrfRejected));
+                return Err(PageError(AppError::CsrfRejected).into());
             }
             Ok(VerifiedForm(fields))
         })

@@ -27,7 +27,11 @@ pub fn local_or(next: &str, fallback: &str) -> String {
         && !next.starts_with("//")
         && !next.contains('\\')
         && !next.chars().any(char::is_control);
-    if local { next.to_string() } else { fallback.to_string() }
+    if local {
+        next.to_string()
+    } else {
+        fallback.to_string()
+    }
 }
 
 #[cfg(test)]

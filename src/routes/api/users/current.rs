@@ -8,7 +8,10 @@ use crate::routes::api::json::UserBody;
 use crate::state::AppState;
 
 #[tracing::instrument(skip_all)]
-pub async fn current(state: web::Data<AppState>, ApiUser(user): ApiUser) -> Result<HttpResponse, ApiError> {
+pub async fn current(
+    state: web::Data<AppState>,
+    ApiUser(user): ApiUser,
+) -> Result<HttpResponse, ApiError> {
     let token = state.tokens.issue(user.id)?;
     Ok(HttpResponse::Ok().json(UserBody::new(&user, &token)))
 }

@@ -49,7 +49,10 @@ pub async fn submit(
     match accounts::register(&state, registration).await {
         Ok(user) => {
             session::sign_in(page.session(), user.id)?;
-            session::flash(page.session(), &format!("Welcome to million, {}!", user.username));
+            session::flash(
+                page.session(),
+                &format!("Welcome to million, {}!", user.username),
+            );
             Ok(see_other("/"))
         }
         Err(AppError::Validation(errors)) => render_invalid(&RegisterPage {

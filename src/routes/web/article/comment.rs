@@ -27,7 +27,10 @@ pub async fn submit(
         return Ok(to_login(&format!("/article/{slug}")));
     };
     match comments::add(&state, user, &slug, &form.body).await {
-        Ok(comment) => Ok(see_other(&format!("/article/{slug}#comment-{}", comment.id))),
+        Ok(comment) => Ok(see_other(&format!(
+            "/article/{slug}#comment-{}",
+            comment.id
+        ))),
         Err(AppError::Validation(errors)) => {
             let message = errors.get("body").unwrap_or("is not valid").to_string();
             render_article(&state, &page, &slug, &form.body, Some(&message)).await

@@ -56,7 +56,14 @@ async fn show(
         }
     };
     let (number, window) = Window::page(number, Window::PAGE_SIZE);
-    let list = articles::list(&state, &filter, window.limit, window.offset, page.viewer_id()).await?;
+    let list = articles::list(
+        &state,
+        &filter,
+        window.limit,
+        window.offset,
+        page.viewer_id(),
+    )
+    .await?;
     let base = if favorites {
         format!("/profile/{}/favorites", profile.username)
     } else {

@@ -1,0 +1,366 @@
+//! `/api/users`, `/api/users/login`, `/api/user`.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, spawn_app};
+
+#[tokio::test]
+async fn registering_returns_the_user_with_a_working_token() {
+    let app = spawn_app().await;
+
+    let response = app
+        .api(
+            "POST",
+            "/api/users",
+            None,
+            Some(json!({"user": {"username": "Jacob", "email": "jake@jake.jake", "password": "jakejake"}})),
+        )
+        .await;
+
+    assert_eq!(response.status, StatusCode::CREATED);
+    assert!(
+        response.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let user = &response.body["user"];
+    assert_eq!(user["username"], "Jacob");
+    assert_eq!(user["email"], "jake@jake.jake");
+    assert_eq!(user["bio"], serde_json::Value::Null);
+    assert_eq!(user["image"], serde_json::Value::Null);
+    let token = user["token"].as_str().unwrap();
+    let me = app.api("GET", "/api/user", Some(token), None).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["user"]["username"], "Jacob");
+}
+
+#[tokio::test]
+async fn registration_reports_every_invalid_field_and_creates_nothing() {
+    let app = spawn_app().await;
+
+    let response = app
+        .api(
+            "POST",
+            "/api/users",
+            None,
+            Some(json!({"user": {"username": "", "email": "not-an-email", "password": "short"}})),
+        )
+        .await;
+
+    assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        response.errors(),
+        [
+            "username can't be blank",
+            "email is invalid",
+            "password is too short (minimum is 8 characters)"
+        ]
+    );
+    assert_eq!(app.db.count("SELECT count(*) FROM users").await, 0);
+}
+
+#[tokio::test]
+async fn missing_fields_are_blank_fields() {
+    let app = spawn_app().await;
+
+    let response = app
+        .api("POST", "/api/users", None, Some(json!({"user": {}})))
+        .await;
+
+    assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        response.errors(),
+        [
+            "username can't be blank",
+            "email can't be blank",
+            "password can't be blank"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn taken_usernames_and_emails_are_refused_whatever_their_case() {
+    let app = spawn_app().await;
+    app.register("jake").await;
+
+    let response = app
+        .api(
+            "POST",
+            "/api/users",
+            None,
+            Some(json!({"user": {"username": "JAKE", "email": "Jake@Example.com", "password": PASSWORD}})),
+        )
+        .await;
+
+    assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        response.errors(),
+        [
+            "username has already been taken",
+            "email has already been taken"
+        ]
+    );
+    assert_eq!(app.db.count("SELECT count(*) FROM users").await, 1);
+}
+
+#[tokio::test]
+async fn signing_in_returns_a_token() {
+    let app = spawn_app().await;
+    app.register("jake").await;
+
+    let response = app
+        .api(
+            "POST",
+            "/api/users/login",
+            None,
+            Some(json!({"user": {"email": "JAKE@example.com", "password": PASSWORD}})),
+        )
+        .await;
+
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.body["user"]["username"], "jake");
+    let token = response.body["user"]["token"].as_str().unwrap();
+    assert_eq!(
+        app.api("GET", "/api/user", Some(token), None).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_email_look_the_same() {
+    let app = spawn_app().await;
+    app.register("jake").await;
+
+    let wrong_password = app
+        .api(
+            "POST",
+            "/api/users/login",
+            None,
+            Some(json!({"user": {"email": "jake@example.com", "password": "wrong-password"}})),
+        )
+        .await;
+    let unknown_email = app
+        .api(
+            "POST",
+            "/api/users/login",
+            None,
+            Some(json!({"user": {"email": "nobody@example.com", "password": PASSWORD}})),
+        )
+        .await;
+
+    assert_eq!(wrong_password.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown_email.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong_password.text, unknown_email.text);
+    assert_eq!(wrong_password.errors(), ["email or password is invalid"]);
+}
+
+#[tokio::test]
+async fn signing_in_with_blank_fields_is_a_validation_error() {
+    let app = spawn_app().await;
+
+    let response = app
+        .api(
+            "POST",
+            "/api/users/login",
+            None,
+            Some(json!({"user": {"email": "", "password": ""}})),
+        )
+        .await;
+
+    assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        response.errors(),
+        ["email can't be blank", "password can't be blank"]
+    );
+}
+
+#[tokio::test]
+async fn the_current_user_needs_a_valid_token() {
+    let app = spawn_app().await;
+    let token = app.register("jake").await;
+
+    let missing = app.api("GET", "/api/user", None, None).await;
+    let garbage = app.api("GET", "/api/user", Some("not-a-token"), None).await;
+    let tampered = app
+        .api("GET", "/api/user", Some(&format!("{token}x")), None)
+        .await;
+
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(missing.errors(), ["token is missing"]);
+    assert_eq!(garbage.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(garbage.errors(), ["token is invalid"]);
+    assert_eq!(tampered.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn bearer_tokens_are_accepted_too() {
+    let app = spawn_app().await;
+    let token = app.register("jake").await;
+
+    let response = reqwest::Client::new()
+        .get(format!("{}/api/user", app.address))
+        .header("Authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_token_from_a_differently_keyed_server_is_refused() {
+    let app = spawn_app().await;
+    let other = crate::helpers::spawn_app_with(|settings| {
+        settings.auth.jwt_secret =
+            secrecy::SecretString::from("another-secret-of-at-least-32-characters".to_string());
+    })
+    .await;
+    let foreign = other.register("jake").await;
+
+    let response = app.api("GET", "/api/user", Some(&foreign), None).await;
+
+    assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn updating_the_user_changes_what_is_given_and_nothing_else() {
+    let app = spawn_app().await;
+    let token = app.register("jake").await;
+
+    let response = app
+        .api(
+            "PUT",
+            "/api/user",
+            Some(&token),
+            Some(json!({"user": {"bio": "I like to skateboard", "image": "https://example.com/jake.png"}})),
+        )
+        .await;
+
+    assert_eq!(response.status, StatusCode::OK);
+    let user = &response.body["user"];
+    assert_eq!(user["bio"], "I like to skateboard");
+    assert_eq!(user["image"], "https://example.com/jake.png");
+    assert_eq!(user["username"], "jake");
+    assert_eq!(user["email"], "jake@example.com");
+    let profile = app.get("/api/profiles/jake").await;
+    assert_eq!(profile.body["profile"]["bio"], "I like to skateboard");
+}
+
+#[tokio::test]
+async fn a_new_password_replaces_the_old_one() {
+    let app = spawn_app().await;
+    let token = app.register("jake").await;
+
+    let response = app
+        .api(
+            "PUT",
+            "/api/user",
+            Some(&token),
+            Some(json!({"user": {"password": "a brand new secret"}})),
+        )
+        .await;
+    let old = app
+        .api(
+            "POST",
+            "/api/users/login",
+            None,
+            Some(json!({"user": {"email": "jake@example.com", "password": PASSWORD}})),
+        )
+        .await;
+    let new = app
+        .api(
+            "POST",
+            "/api/users/login",
+            None,
+            Some(json!({"user": {"email": "jake@example.com", "password": "a brand new secret"}})),
+        )
+        .await;
+
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(new.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn invalid_updates_change_nothing() {
+    let app = spawn_app().await;
+    let token = app.register("jake").await;
+    app.register("taken").await;
+
+    let bad_image = app
+        .api(
+            "PUT",
+            "/api/user",
+            Some(&token),
+            Some(json!({"user": {"bio": "new bio", "image": "javascript:alert(1)"}})),
+        )
+        .await;
+    let taken = app
+        .api(
+            "PUT",
+            "/api/user",
+            Some(&token),
+            Some(json!({"user": {"username": "Taken"}})),
+        )
+        .await;
+    let empty = app
+        .api("PUT", "/api/user", Some(&token), Some(json!({"user": {}})))
+        .await;
+    let unauthenticated = app
+        .api(
+            "PUT",
+            "/api/user",
+            None,
+            Some(json!({"user": {"bio": "x"}})),
+        )
+        .await;
+
+    assert_eq!(bad_image.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        bad_image.errors(),
+        ["image must be an http:// or https:// address"]
+    );
+    assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(taken.errors(), ["username has already been taken"]);
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(unauthenticated.status, StatusCode::UNAUTHORIZED);
+    let me = app.api("GET", "/api/user", Some(&token), None).await;
+    assert_eq!(me.body["user"]["bio"], serde_json::Value::Null);
+    assert_eq!(me.body["user"]["username"], "jake");
+}
+
+#[tokio::test]
+async fn a_token_outlives_nothing_when_its_account_is_deleted() {
+    let app = spawn_app().await;
+    let token = app.register("jake").await;
+    app.db
+        .client()
+        .await
+        .batch_execute("DELETE FROM users WHERE username = 'jake'")
+        .await
+        .unwrap();
+
+    let response = app.api("GET", "/api/user", Some(&token), None).await;
+    let follow = app
+        .api("POST", "/api/profiles/jake/follow", Some(&token), None)
+        .await;
+
+    assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(follow.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn timestamps_have_milliseconds() {
+    let app = spawn_app().await;
+    let token = app.register("jake").await;
+    let slug = app.publish(&token, "Timely", &[]).await;
+
+    let article = app.get(&format!("/api/articles/{slug}")).await;
+
+    let created = article.body["article"]["createdAt"].as_str().unwrap();
+    assert_eq!(created.len(), "2016-02-18T03:22:56.637Z".len(), "{created}");
+    assert!(created.ends_with('Z'));
+    assert_eq!(&created[19..20], ".");
+}

@@ -1,0 +1,110 @@
+//! Probes, the instance header, static files, unknown addresses.
+
+use crate::helpers::spawn_app;
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn health_and_readiness_answer_when_the_database_does() {
+    let app = spawn_app().await;
+
+    let health = app.get("/healthz").await;
+    let ready = app.get("/readyz").await;
+
+    assert_eq!(health.status, StatusCode::OK);
+    assert_eq!(health.text, "ok\n");
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(ready.text, "ready\n");
+}
+
+#[tokio::test]
+async fn readiness_fails_when_the_database_is_gone() {
+    let app = spawn_app().await;
+    let admin = app.db.admin().await;
+
+    // Drop the app's database from under it.
+    admin
+        .batch_execute(&format!("DROP DATABASE {} WITH (FORCE)", app.db.name))
+        .await
+        .unwrap();
+    let ready = app.get("/readyz").await;
+    let health = app.get("/healthz").await;
+    let article = app.get("/api/articles").await;
+
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(health.status, StatusCode::OK, "the process itself is alive");
+    assert_eq!(
+        article.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        article.text
+    );
+    assert!(article.headers.contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn every_response_names_the_instance_that_served_it() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+
+    let api = app.get("/api/tags").await;
+    let missing = app.get("/api/nowhere").await;
+    let page = browser.get("/").await;
+    let style = browser.get("/static/css/site.css").await;
+    let not_found = browser.get("/no/such/page").await;
+
+    for headers in [
+        &api.headers,
+        &missing.headers,
+        &page.headers,
+        &style.headers,
+        &not_found.headers,
+    ] {
+        assert_eq!(headers.get("x-served-by").unwrap(), "test-app");
+    }
+}
+
+#[tokio::test]
+async fn static_files_are_cached_for_thirty_days() {
+    let app = spawn_app().await;
+
+    let style = app.browser().get("/static/css/site.css").await;
+
+    assert_eq!(style.status, StatusCode::OK);
+    assert!(style.text.contains("--accent"));
+    assert_eq!(
+        style.headers.get("cache-control").unwrap(),
+        "public, max-age=2592000"
+    );
+    assert!(style.headers.contains_key("etag"));
+}
+
+#[tokio::test]
+async fn unknown_pages_get_a_friendly_404() {
+    let app = spawn_app().await;
+
+    let page = app.browser().get("/no/such/page").await;
+
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert_eq!(page.text_of("h1"), "Page not found");
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers() {
+    let app = spawn_app().await;
+
+    let page = app.browser().get("/").await;
+
+    assert!(
+        page.headers
+            .get("content-security-policy")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
+    assert_eq!(page.headers.get("x-frame-options").unwrap(), "DENY");
+    assert_eq!(
+        page.headers.get("x-content-type-options").unwrap(),
+        "nosniff"
+    );
+}

@@ -1,0 +1,571 @@
+//! The test harness: a real PostgreSQL started once per test run, a migrated
+//! template database, one fresh database per test cloned from it, and the
+//! real application started on a free port against that database.
+//!
+//! By default PostgreSQL is a throwaway cluster run from the distribution's
+//! binaries (`initdb`, `postgres`) on a free port. With
+//! `MILLION_TEST_BACKEND=docker` the same harness starts it with
+//! testcontainers instead. `TEST_LOG=1` shows the application's logs.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use million::db::embedded::{ClusterConfig, PgBinaries, PostgresServer};
+use million::settings::{Environment, Settings};
+use million::startup::Application;
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use scraper::{Html, Selector};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+
+/// The password every test user gets.
+pub const PASSWORD: &str = "password123";
+
+/// The PostgreSQL server shared by every test of this run.
+struct TestCluster {
+    /// Connection string for a database on that server, without `dbname`.
+    base: String,
+    /// Keeps the native server (and its folder) for the whole run.
+    _native: Option<(PostgresServer, tempfile::TempDir)>,
+}
+
+static CLUSTER: OnceCell<TestCluster> = OnceCell::const_new();
+static TEMPLATE: &str = "million_template";
+
+fn project_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("the system has a free port")
+}
+
+async fn cluster() -> &'static TestCluster {
+    CLUSTER
+        .get_or_init(|| async {
+            let cluster = match std::env::var("MILLION_TEST_BACKEND").as_deref() {
+                Ok("docker") => start_docker().await,
+                Ok("native") | Err(_) => start_native().await,
+                Ok(other) => panic!("MILLION_TEST_BACKEND={other}: use `native` or `docker`"),
+            };
+            let admin = connect(&format!("{} dbname=postgres", cluster.base)).await;
+            admin
+                .batch_execute(&format!("CREATE DATABASE {TEMPLATE}"))
+                .await
+                .expect("creating the template database");
+            million::db::migrations::run(&format!("{} dbname={TEMPLATE}", cluster.base))
+                .await
+                .expect("migrating the template database");
+            cluster
+        })
+        .await
+}
+
+async fn start_native() -> TestCluster {
+    let binaries = PgBinaries::locate().unwrap_or_else(|error| panic!("{error}"));
+    let dir = tempfile::Builder::new()
+        .prefix("million-test-pg-")
+        .tempdir()
+        .expect("creating a folder for the test cluster");
+    // As root, PostgreSQL runs as another user, who must be able to enter the folder.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("opening the test cluster folder");
+    let port = free_port();
+    let config = ClusterConfig {
+        data_dir: dir.path().join("data"),
+        socket_dir: dir.path().join("run"),
+        port,
+        listen_addresses: "127.0.0.1".to_string(),
+        superuser: "million".to_string(),
+        throwaway: true,
+        settings: vec![("max_connections".to_string(), "300".to_string())],
+        log_file: dir.path().join("postgres.log"),
+    };
+    let server = PostgresServer::start(&binaries, config)
+        .await
+        .unwrap_or_else(|error| panic!("starting the test PostgreSQL: {error:#}"));
+    // The run ends with `exit`, which skips destructors: stop the server then.
+    extern "C" fn stop_at_exit() {
+        if let Some(TestCluster {
+            _native: Some((server, dir)),
+            ..
+        }) = CLUSTER.get()
+        {
+            server.stop();
+            let _ = std::fs::remove_dir_all(dir.path());
+        }
+    }
+    // SAFETY: registering a plain function pointer with the C runtime.
+    unsafe {
+        libc::atexit(stop_at_exit);
+    }
+    TestCluster {
+        base: format!("host=127.0.0.1 port={port} user=million"),
+        _native: Some((server, dir)),
+    }
+}
+
+async fn start_docker() -> TestCluster {
+    use testcontainers_modules::postgres::Postgres;
+    use testcontainers_modules::testcontainers::ImageExt;
+    use testcontainers_modules::testcontainers::runners::AsyncRunner;
+    static CONTAINER: OnceLock<testcontainers_modules::testcontainers::ContainerAsync<Postgres>> =
+        OnceLock::new();
+    let container = Postgres::default()
+        .with_tag("16-alpine")
+        .start()
+        .await
+        .unwrap_or_else(|error| {
+            panic!("starting PostgreSQL with testcontainers (is Docker running?): {error}")
+        });
+    let host = container
+        .get_host()
+        .await
+        .expect("container host")
+        .to_string();
+    let port = container
+        .get_host_port_ipv4(5432)
+        .await
+        .expect("container port");
+    let _ = CONTAINER.set(container);
+    TestCluster {
+        base: format!("host={host} port={port} user=postgres password=postgres"),
+        _native: None,
+    }
+}
+
+async fn connect(conninfo: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(conninfo, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|error| panic!("connecting to {conninfo}: {error}"));
+    tokio::spawn(connection);
+    client
+}
+
+/// A database of one's own, cloned from the migrated template.
+pub struct TestDatabase {
+    pub name: String,
+    pub conninfo: String,
+}
+
+impl TestDatabase {
+    /// A new, migrated, empty database.
+    pub async fn create() -> Self {
+        let cluster = cluster().await;
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let admin = connect(&format!("{} dbname=postgres", cluster.base)).await;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
+            .await
+            .expect("cloning the template database");
+        Self {
+            conninfo: format!("{} dbname={name}", cluster.base),
+            name,
+        }
+    }
+
+    /// A connection to this database, for looking behind the application.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        connect(&self.conninfo).await
+    }
+
+    /// A connection to the server's maintenance database, for creating and
+    /// dropping databases.
+    pub async fn admin(&self) -> tokio_postgres::Client {
+        connect(&format!("{} dbname=postgres", cluster().await.base)).await
+    }
+
+    /// One number from `sql`.
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.client()
+            .await
+            .query_one(sql, &[])
+            .await
+            .expect(sql)
+            .get(0)
+    }
+}
+
+/// Settings as the tests run the application: local defaults, port 0, one
+/// worker, the test database.
+pub fn test_settings(database: &TestDatabase) -> Settings {
+    let mut settings = Settings::load_from(&project_dir().join("config"), Environment::Local, [])
+        .expect("loading config/base.toml and config/local.toml");
+    settings.application.port = 0;
+    settings.application.workers = 1;
+    settings.application.instance_name = "test-app".to_string();
+    settings.application.static_dir = project_dir().join("static");
+    settings.database.url = SecretString::from(database.conninfo.clone());
+    settings.database.migrate_on_start = false;
+    settings.database.pool_size = 4;
+    settings
+}
+
+/// A running application with its own database.
+pub struct TestApp {
+    pub address: String,
+    pub db: TestDatabase,
+    api: reqwest::Client,
+}
+
+/// Starts the application on a free port against a fresh database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with settings changed by `customize` first.
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    static LOGS: OnceLock<()> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            million::telemetry::init(&million::settings::LogSettings {
+                level: "info".to_string(),
+                format: million::settings::LogFormat::Pretty,
+            });
+        }
+    });
+    let db = TestDatabase::create().await;
+    let mut settings = test_settings(&db);
+    customize(&mut settings);
+    let application = Application::build(settings)
+        .await
+        .expect("building the application");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address,
+        db,
+        api: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("building an HTTP client"),
+    }
+}
+
+/// An API response, read in full.
+pub struct ApiResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl ApiResponse {
+    /// The sentences of a RealWorld error body.
+    pub fn errors(&self) -> Vec<String> {
+        self.body["errors"]["body"]
+            .as_array()
+            .map(|messages| {
+                messages
+                    .iter()
+                    .filter_map(|message| message.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    /// Sends an API request with an optional token and JSON body.
+    pub async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> ApiResponse {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        let mut request = self.api.request(method, format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Token {token}"));
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read(request.send().await.expect("sending an API request")).await
+    }
+
+    /// Sends a raw body with a content type.
+    pub async fn api_raw(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> ApiResponse {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        let request = self
+            .api
+            .request(method, format!("{}{path}", self.address))
+            .header("Content-Type", content_type)
+            .body(body);
+        read(request.send().await.expect("sending an API request")).await
+    }
+
+    /// `GET` without a token.
+    pub async fn get(&self, path: &str) -> ApiResponse {
+        self.api("GET", path, None, None).await
+    }
+
+    /// Registers `username` through the API and returns their token.
+    pub async fn register(&self, username: &str) -> String {
+        let response = self
+            .api(
+                "POST",
+                "/api/users",
+                None,
+                Some(json!({"user": {
+                    "username": username,
+                    "email": format!("{username}@example.com"),
+                    "password": PASSWORD,
+                }})),
+            )
+            .await;
+        assert_eq!(
+            response.status,
+            StatusCode::CREATED,
+            "registering {username}: {}",
+            response.text
+        );
+        response.body["user"]["token"]
+            .as_str()
+            .expect("a token")
+            .to_string()
+    }
+
+    /// Publishes an article through the API and returns its slug.
+    pub async fn publish(&self, token: &str, title: &str, tags: &[&str]) -> String {
+        let response = self
+            .api(
+                "POST",
+                "/api/articles",
+                Some(token),
+                Some(json!({"article": {
+                    "title": title,
+                    "description": format!("About {title}"),
+                    "body": format!("# {title}\n\nBody of *{title}*."),
+                    "tagList": tags,
+                }})),
+            )
+            .await;
+        assert_eq!(
+            response.status,
+            StatusCode::CREATED,
+            "publishing {title}: {}",
+            response.text
+        );
+        response.body["article"]["slug"]
+            .as_str()
+            .expect("a slug")
+            .to_string()
+    }
+
+    /// A new browser (its own cookie jar) pointed at the app.
+    pub fn browser(&self) -> Browser {
+        Browser {
+            address: self.address.clone(),
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("building an HTTP client"),
+        }
+    }
+}
+
+async fn read(response: reqwest::Response) -> ApiResponse {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    ApiResponse {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
+/// A page as a browser receives it.
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub html: Html,
+    pub text: String,
+}
+
+impl Page {
+    /// Where a redirect points.
+    pub fn location(&self) -> Option<&str> {
+        self.headers
+            .get("location")
+            .and_then(|value| value.to_str().ok())
+    }
+
+    /// The text of every element matching `selector`, whitespace collapsed.
+    pub fn texts(&self, selector: &str) -> Vec<String> {
+        let selector = Selector::parse(selector).expect("a CSS selector");
+        self.html
+            .select(&selector)
+            .map(|element| {
+                element
+                    .text()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+
+    /// The text of the first element matching `selector`, or "".
+    pub fn text_of(&self, selector: &str) -> String {
+        self.texts(selector).into_iter().next().unwrap_or_default()
+    }
+
+    /// An attribute of the first element matching `selector`.
+    pub fn attr(&self, selector: &str, attribute: &str) -> Option<String> {
+        let selector = Selector::parse(selector).expect("a CSS selector");
+        self.html
+            .select(&selector)
+            .next()
+            .and_then(|element| element.value().attr(attribute))
+            .map(str::to_string)
+    }
+
+    /// The anti-forgery token of the page's forms.
+    pub fn csrf_token(&self) -> Option<String> {
+        self.attr("input[name=csrf_token]", "value")
+    }
+
+    /// The whole visible text of the page's main content.
+    pub fn main_text(&self) -> String {
+        self.text_of("main")
+    }
+}
+
+/// A browser: a cookie jar and the site's address.
+pub struct Browser {
+    pub address: String,
+    client: reqwest::Client,
+}
+
+impl Browser {
+    /// Loads `path`.
+    pub async fn get(&self, path: &str) -> Page {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("loading a page");
+        to_page(response).await
+    }
+
+    /// The anti-forgery token this browser's forms carry.
+    pub async fn csrf_token(&self) -> String {
+        for path in ["/settings", "/login"] {
+            let page = self.get(path).await;
+            if let Some(token) = page.csrf_token() {
+                return token;
+            }
+        }
+        panic!("no page offered an anti-forgery token");
+    }
+
+    /// Submits a form as the browser would, with the anti-forgery token.
+    pub async fn submit(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self.csrf_token().await;
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", &token)];
+        form.extend_from_slice(fields);
+        self.post_raw(path, &form).await
+    }
+
+    /// Posts exactly `fields`, token or not.
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .form(fields)
+            .send()
+            .await
+            .expect("posting a form");
+        to_page(response).await
+    }
+
+    /// Posts a raw body.
+    pub async fn post_body(&self, path: &str, content_type: &str, body: Vec<u8>) -> Page {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("posting a body");
+        to_page(response).await
+    }
+
+    /// Signs up through the pages; the browser is then signed in.
+    pub async fn sign_up(&self, username: &str) {
+        let email = format!("{username}@example.com");
+        let page = self
+            .submit(
+                "/register",
+                &[
+                    ("username", username),
+                    ("email", &email),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(
+            page.status,
+            StatusCode::SEE_OTHER,
+            "signing up {username}: {}",
+            page.text
+        );
+    }
+
+    /// Signs in through the pages.
+    pub async fn sign_in(&self, username: &str) {
+        let email = format!("{username}@example.com");
+        let page = self
+            .submit("/login", &[("email", &email), ("password", PASSWORD)])
+            .await;
+        assert_eq!(
+            page.status,
+            StatusCode::SEE_OTHER,
+            "signing in {username}: {}",
+            page.text
+        );
+    }
+
+    /// The username the navigation bar shows as signed in, if any.
+    pub async fn signed_in_as(&self) -> Option<String> {
+        let page = self.get("/").await;
+        let name = page.text_of(".nav-user");
+        (!name.is_empty()).then_some(name)
+    }
+}
+
+async fn to_page(response: reqwest::Response) -> Page {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap_or_default();
+    Page {
+        status,
+        headers,
+        html: Html::parse_document(&text),
+        text,
+    }
+}

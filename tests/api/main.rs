@@ -1,0 +1,19 @@
+//! Integration tests: the real application, a real PostgreSQL, and a real
+//! browser, each started by the tests themselves.
+
+mod api_articles;
+mod api_comments;
+mod api_hostile;
+mod api_profiles;
+mod api_users;
+mod browser;
+mod health;
+mod helpers;
+mod pages_account;
+mod pages_articles;
+mod pages_csrf;
+mod pages_home;
+mod pages_people;
+mod pages_profile;
+mod seed;
+mod serve;

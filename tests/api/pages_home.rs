@@ -1,0 +1,135 @@
+//! The home page: global feed, your feed, tags, pagination.
+
+use reqwest::StatusCode;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn visitors_see_the_banner_the_global_feed_and_popular_tags() {
+    let app = spawn_app().await;
+    let token = app.register("author").await;
+    app.publish(&token, "Older", &["common"]).await;
+    app.publish(&token, "Newer", &["common", "rare"]).await;
+
+    let page = app.browser().get("/").await;
+
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.text_of(".banner h1"), "million");
+    assert_eq!(page.texts(".tabs a"), ["Global feed"]);
+    assert_eq!(page.texts(".preview h2"), ["Newer", "Older"]);
+    assert_eq!(page.texts(".sidebar .tag"), ["common", "rare"]);
+    assert_eq!(page.texts(".preview .author"), ["author", "author"]);
+}
+
+#[tokio::test]
+async fn an_empty_site_says_so() {
+    let app = spawn_app().await;
+
+    let page = app.browser().get("/").await;
+
+    assert_eq!(page.text_of(".empty"), "No articles here yet.");
+    assert_eq!(page.text_of(".sidebar p"), "No tags yet.");
+}
+
+#[tokio::test]
+async fn your_feed_holds_the_people_you_follow() {
+    let app = spawn_app().await;
+    let followed = app.register("followed").await;
+    let stranger = app.register("stranger").await;
+    app.publish(&followed, "From a friend", &[]).await;
+    app.publish(&stranger, "From a stranger", &[]).await;
+    let browser = app.browser();
+    browser.sign_up("reader").await;
+
+    let empty_feed = browser.get("/?feed=your").await;
+    browser
+        .submit("/profile/followed/follow", &[("next", "/?feed=your")])
+        .await;
+    let feed = browser.get("/?feed=your").await;
+    let global = browser.get("/").await;
+
+    assert!(
+        empty_feed
+            .text_of(".empty")
+            .starts_with("Nothing here yet.")
+    );
+    assert_eq!(feed.texts(".tabs a"), ["Your feed", "Global feed"]);
+    assert_eq!(feed.text_of(".tabs a.active"), "Your feed");
+    assert_eq!(feed.texts(".preview h2"), ["From a friend"]);
+    assert_eq!(
+        global.texts(".preview h2"),
+        ["From a stranger", "From a friend"]
+    );
+    assert!(
+        global.texts(".banner").is_empty(),
+        "signed-in users skip the banner"
+    );
+}
+
+#[tokio::test]
+async fn a_tag_filters_the_list() {
+    let app = spawn_app().await;
+    let token = app.register("author").await;
+    app.publish(&token, "Tagged", &["rust"]).await;
+    app.publish(&token, "Untagged", &[]).await;
+
+    let page = app.browser().get("/?tag=rust").await;
+    let odd = app
+        .browser()
+        .get("/?tag=%27%3B%20DROP%20TABLE%20tags%3B")
+        .await;
+
+    assert_eq!(page.text_of(".tabs a.active"), "#rust");
+    assert_eq!(page.texts(".preview h2"), ["Tagged"]);
+    assert_eq!(odd.status, StatusCode::OK);
+    assert_eq!(odd.text_of(".empty"), "No articles here yet.");
+}
+
+#[tokio::test]
+async fn long_lists_are_paginated() {
+    let app = spawn_app().await;
+    let token = app.register("author").await;
+    for n in 1..=12 {
+        app.publish(&token, &format!("Article {n:02}"), &[]).await;
+    }
+
+    let first = app.browser().get("/").await;
+    let second = app.browser().get("/?page=2").await;
+    let hostile = app.browser().get("/?page=-7").await;
+    let beyond = app.browser().get("/?page=99999999999").await;
+
+    assert_eq!(first.texts(".preview").len(), 10);
+    assert_eq!(first.text_of(".preview h2"), "Article 12");
+    assert_eq!(first.texts(".pager a, .pager span"), ["1", "2"]);
+    assert_eq!(first.attr(".pager a", "href").unwrap(), "/?page=2");
+    assert_eq!(second.texts(".preview h2"), ["Article 02", "Article 01"]);
+    assert_eq!(second.text_of(".pager .current"), "2");
+    assert_eq!(hostile.status, StatusCode::OK);
+    assert_eq!(hostile.text_of(".preview h2"), "Article 12");
+    assert_eq!(beyond.status, StatusCode::OK);
+    assert!(beyond.texts(".preview").is_empty());
+}
+
+#[tokio::test]
+async fn favoriting_from_a_list_returns_to_the_list() {
+    let app = spawn_app().await;
+    let token = app.register("author").await;
+    let slug = app.publish(&token, "Lovable", &[]).await;
+    let browser = app.browser();
+    browser.sign_up("fan").await;
+
+    let response = browser
+        .submit(
+            &format!("/article/{slug}/favorite"),
+            &[("next", "/?page=1")],
+        )
+        .await;
+    let page = browser.get("/").await;
+
+    assert_eq!(response.location(), Some("/?page=1"));
+    assert_eq!(page.text_of(".preview .heart .count"), "1");
+    assert_eq!(
+        page.attr(".preview .heart", "aria-pressed").unwrap(),
+        "true"
+    );
+}

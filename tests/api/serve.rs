@@ -1,0 +1,238 @@
+//! The `million` binary itself: `serve` with a configured or an embedded
+//! database, graceful shutdown, `config`, and start-up errors.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use reqwest::StatusCode;
+
+use crate::helpers::TestDatabase;
+
+fn million() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_million"));
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .env("APP_ENVIRONMENT", "local")
+        .stdin(Stdio::null());
+    command
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_until_healthy(child: &mut Child, port: u16, timeout: Duration) {
+    let started = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("million exited early with {status}");
+        }
+        if let Ok(response) = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await
+            && response.status() == StatusCode::OK
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < timeout,
+            "million did not become healthy in {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn stop(child: &mut Child) -> std::process::ExitStatus {
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("million did not stop within 30s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn serve_uses_the_configured_database_and_stops_on_sigterm() {
+    let db = TestDatabase::create().await;
+    let port = free_port();
+    let mut child = million()
+        .arg("serve")
+        .env("DATABASE_URL", &db.conninfo)
+        .env("APP__APPLICATION__PORT", port.to_string())
+        .env("APP__APPLICATION__INSTANCE_NAME", "app-under-test")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until_healthy(&mut child, port, Duration::from_secs(30)).await;
+
+    let page = reqwest::get(format!("http://127.0.0.1:{port}/"))
+        .await
+        .unwrap();
+    let served_by = page.headers()["x-served-by"].to_str().unwrap().to_string();
+    let status = stop(&mut child);
+
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(served_by, "app-under-test");
+    assert!(status.success(), "a clean exit on SIGTERM: {status}");
+    assert!(
+        reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+            .await
+            .is_err(),
+        "the port is closed"
+    );
+}
+
+#[tokio::test]
+async fn in_flight_requests_finish_during_a_graceful_shutdown() {
+    let db = TestDatabase::create().await;
+    let port = free_port();
+    let mut child = million()
+        .arg("serve")
+        .env("DATABASE_URL", &db.conninfo)
+        .env("APP__APPLICATION__PORT", port.to_string())
+        .env("APP__AUTH__HASH_CONCURRENCY", "1")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until_healthy(&mut child, port, Duration::from_secs(30)).await;
+    // Sign-ups queue for the one hashing slot: stop the server while they wait.
+    let signups: Vec<_> = (0..4)
+        .map(|n| {
+            tokio::spawn(async move {
+                reqwest::Client::new()
+                    .post(format!("http://127.0.0.1:{port}/api/users"))
+                    .json(&serde_json::json!({"user": {"username": format!("late{n}"), "email": format!("late{n}@example.com"), "password": "password123"}}))
+                    .send()
+                    .await
+                    .map(|response| response.status())
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let status = stop(&mut child);
+    let mut answered = Vec::new();
+    for signup in signups {
+        answered.push(
+            signup
+                .await
+                .unwrap()
+                .expect("an answer, not a dropped connection"),
+        );
+    }
+
+    assert!(status.success());
+    assert_eq!(
+        answered,
+        [StatusCode::CREATED; 4],
+        "every request in flight was answered"
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM users WHERE username LIKE 'late%'")
+            .await,
+        4
+    );
+}
+
+#[tokio::test]
+async fn serve_runs_its_own_postgres_when_none_is_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let data = dir.path().join("pg");
+    let port = free_port();
+    let mut child = million()
+        .args(["serve", "--demo"])
+        .env("APP__DATABASE__EMBEDDED_DIR", &data)
+        .env("APP__APPLICATION__PORT", port.to_string())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until_healthy(&mut child, port, Duration::from_secs(120)).await;
+
+    let home = reqwest::get(format!("http://127.0.0.1:{port}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+        .await
+        .unwrap()
+        .status();
+    let postmaster = data.join("data/postmaster.pid");
+    let running_while_serving = postmaster.exists();
+    let status = stop(&mut child);
+
+    assert_eq!(ready, StatusCode::OK);
+    assert!(
+        home.contains("class=\"preview\""),
+        "the demo data is on the home page"
+    );
+    assert!(running_while_serving);
+    assert!(status.success());
+    assert!(!postmaster.exists(), "PostgreSQL was stopped with the app");
+}
+
+#[test]
+fn config_prints_the_settings_with_secrets_masked() {
+    let output = million()
+        .arg("config")
+        .env(
+            "DATABASE_URL",
+            "postgres://app:s3cret-password@db.example:5432/million",
+        )
+        .output()
+        .unwrap();
+
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success());
+    assert!(printed.contains("[application]"), "{printed}");
+    assert!(
+        printed.contains("host=db.example port=5432 dbname=million user=app password=********"),
+        "{printed}"
+    );
+    assert!(!printed.contains("s3cret-password"));
+    assert!(!printed.contains("local-development-jwt-secret"));
+}
+
+#[test]
+fn bad_settings_stop_start_up_with_the_key_named() {
+    let unknown = million()
+        .arg("config")
+        .env("APP__APPLICATION__PROT", "1")
+        .output()
+        .unwrap();
+    let invalid = million()
+        .arg("serve")
+        .env("APP__APPLICATION__PORT", "eighty")
+        .output()
+        .unwrap();
+    let production = million()
+        .arg("serve")
+        .env("APP_ENVIRONMENT", "production")
+        .output()
+        .unwrap();
+
+    for output in [&unknown, &invalid, &production] {
+        assert!(!output.status.success());
+    }
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("prot"));
+    assert!(String::from_utf8_lossy(&invalid.stderr).contains("application.port"));
+    assert!(String::from_utf8_lossy(&production.stderr).contains("APP__AUTH__JWT_SECRET"));
+}
