@@ -9,9 +9,12 @@ use std::time::Duration;
 
 use actix_cors::Cors;
 use actix_files::Files;
-use actix_web::dev::Server;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
+use actix_web::http::header::HeaderValue;
 use actix_web::middleware::{DefaultHeaders, NormalizePath, TrailingSlash};
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::{Context, bail};
 use secrecy::ExposeSecret;
@@ -129,6 +132,7 @@ fn server(listener: TcpListener, state: AppState, settings: &Settings) -> anyhow
                     .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
                     .add((header::REFERRER_POLICY, "strict-origin-when-cross-origin")),
             )
+            .wrap(from_fn(query_count_header))
             .wrap(NormalizePath::new(TrailingSlash::Trim))
             .wrap(TracingLogger::default())
             .app_data(state.clone())
@@ -170,6 +174,20 @@ fn server(listener: TcpListener, state: AppState, settings: &Settings) -> anyhow
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// Says in `X-Db-Queries` how many database queries the request made.
+async fn query_count_header(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let (response, queries) = db::instrumentation::count_queries(next.call(request)).await;
+    let mut response = response?;
+    response.headers_mut().insert(
+        header::HeaderName::from_static("x-db-queries"),
+        HeaderValue::from(queries),
+    );
+    Ok(response)
 }
 
 /// Pages load only our own styles; avatars may come from any web address.

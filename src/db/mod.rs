@@ -5,6 +5,7 @@
 //! a build with read replicas sends reads elsewhere without handlers changing.
 
 pub mod embedded;
+pub mod instrumentation;
 pub mod local;
 pub mod migrations;
 pub mod pool;

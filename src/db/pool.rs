@@ -1,13 +1,16 @@
 //! The connection pool: diesel-async connections over tokio-postgres, pooled
 //! by deadpool, each with a statement timeout and diesel-async's prepared
 //! statement cache (on by default for every query built with diesel's DSL).
+//! Each connection reports its queries to [`super::instrumentation`].
 
 use std::time::Duration;
 
 use diesel::ConnectionError;
-use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
@@ -38,6 +41,9 @@ pub fn build(
         ));
 
     let mut manager_config = ManagerConfig::default();
+    // No test query on every checkout: a connection the server closed is
+    // noticed (`is_closed`) and replaced, and a failure mid-request is a 503.
+    manager_config.recycling_method = RecyclingMethod::Fast;
     manager_config.custom_setup = Box::new(move |_url| connect(config.clone()).boxed());
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
         conninfo.to_string(),
@@ -62,7 +68,10 @@ fn connect(
             .connect(tokio_postgres::NoTls)
             .await
             .map_err(|error| ConnectionError::BadConnection(error.to_string()))?;
-        AsyncPgConnection::try_from_client_and_connection(client, connection).await
+        let mut connection =
+            AsyncPgConnection::try_from_client_and_connection(client, connection).await?;
+        connection.set_instrumentation(super::instrumentation::QueryCounter);
+        Ok(connection)
     }
     .boxed()
 }

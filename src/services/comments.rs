@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::domain::comment::CommentBody;
 use crate::error::AppError;
-use crate::models::{Comment, Follow, NewComment, User};
+use crate::models::{Comment, Conn, Follow, NewComment, User};
 use crate::state::AppState;
 
 use super::articles::find;
@@ -18,20 +18,39 @@ pub async fn list(
 ) -> Result<Vec<CommentView>, AppError> {
     let mut conn = state.db.read().await?;
     let article = find(&mut conn, slug).await?;
-    let comments = Comment::for_article(&mut conn, article.id).await?;
+    load(&mut conn, article.id, viewer).await
+}
+
+/// The comments on article `article`, oldest first, as `viewer` sees them.
+pub async fn list_for_article(
+    state: &AppState,
+    article: i64,
+    viewer: Option<i64>,
+) -> Result<Vec<CommentView>, AppError> {
+    let mut conn = state.db.read().await?;
+    load(&mut conn, article, viewer).await
+}
+
+/// Comments with their authors and the viewer's follow flags: three queries.
+async fn load(
+    conn: &mut Conn,
+    article: i64,
+    viewer: Option<i64>,
+) -> Result<Vec<CommentView>, AppError> {
+    let comments = Comment::for_article(conn, article).await?;
     let author_ids: Vec<i64> = comments
         .iter()
         .map(|comment| comment.author_id)
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let authors: HashMap<i64, User> = User::find_many(&mut conn, &author_ids)
+    let authors: HashMap<i64, User> = User::find_many(conn, &author_ids)
         .await?
         .into_iter()
         .map(|user| (user.id, user))
         .collect();
     let followed = match viewer {
-        Some(viewer) => Follow::followed_among(&mut conn, viewer, &author_ids).await?,
+        Some(viewer) => Follow::followed_among(conn, viewer, &author_ids).await?,
         None => HashSet::new(),
     };
     Ok(comments

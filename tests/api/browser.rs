@@ -105,30 +105,14 @@ async fn start_chrome() -> Chrome {
     }
 }
 
-async fn fill(client: &Client, selector: &str, text: &str) {
-    let field = client.find(Locator::Css(selector)).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
-}
-
-async fn click(client: &Client, selector: &str) {
-    client
-        .find(Locator::Css(selector))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn text(client: &Client, selector: &str) -> String {
+async fn find(client: &Client, selector: &str) -> fantoccini::elements::Element {
     let found = client
         .wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Css(selector))
         .await;
     match found {
-        Ok(element) => element.text().await.unwrap(),
+        Ok(element) => element,
         Err(error) => {
             let url = client
                 .current_url()
@@ -139,6 +123,53 @@ async fn text(client: &Client, selector: &str) -> String {
             panic!("{selector} did not appear on {url} ({error}); the page was:\n{source}");
         }
     }
+}
+
+async fn fill(client: &Client, selector: &str, text: &str) {
+    let field = find(client, selector).await;
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+async fn click(client: &Client, selector: &str) {
+    find(client, selector).await.click().await.unwrap();
+}
+
+/// Waits until the first element matching `selector` reads `expected`
+/// (pages load after clicks, so the previous page may still be showing).
+async fn expect_text(client: &Client, selector: &str, expected: &str) {
+    let started = Instant::now();
+    let mut last = String::new();
+    while started.elapsed() < Duration::from_secs(10) {
+        if let Ok(element) = client.find(Locator::Css(selector)).await {
+            last = element.text().await.unwrap_or_default();
+            if last == expected {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let url = client
+        .current_url()
+        .await
+        .map(|url| url.to_string())
+        .unwrap_or_default();
+    panic!("{selector} on {url} reads {last:?}, not {expected:?}");
+}
+
+/// Signs in through the form and waits for the signed-in page.
+async fn sign_in(client: &Client, site: &str, email: &str, username: &str) {
+    client.goto(&format!("{site}/login")).await.unwrap();
+    fill(client, "#email", email).await;
+    fill(client, "#password", PASSWORD).await;
+    click(client, "main form button[type=submit]").await;
+    expect_text(client, ".nav-user", username).await;
+}
+
+/// Signs out and waits until the signed-out page has loaded.
+async fn sign_out(client: &Client) {
+    click(client, "form[action='/logout'] button").await;
+    expect_text(client, ".nav-links a[href='/register']", "Sign up").await;
 }
 
 #[tokio::test]
@@ -154,28 +185,21 @@ async fn a_visitor_signs_up_writes_and_is_read_in_a_real_browser() {
     fill(c, "#email", "browser@example.com").await;
     fill(c, "#password", PASSWORD).await;
     click(c, "main form button[type=submit]").await;
-    assert_eq!(text(c, ".flash").await, "Welcome to million, browser_user!");
-    assert_eq!(text(c, ".nav-user").await, "browser_user");
+    expect_text(c, ".flash", "Welcome to million, browser_user!").await;
+    expect_text(c, ".nav-user", "browser_user").await;
 
     // Sign out, then back in.
-    click(c, "form[action='/logout'] button").await;
-    assert_eq!(text(c, ".nav-links a[href='/login']").await, "Sign in");
-    c.goto(&format!("{site}/login")).await.unwrap();
-    fill(c, "#email", "browser@example.com").await;
-    fill(c, "#password", PASSWORD).await;
-    click(c, "main form button[type=submit]").await;
-    assert_eq!(text(c, ".nav-user").await, "browser_user");
+    sign_out(c).await;
+    sign_in(c, site, "browser@example.com", "browser_user").await;
 
     // Edit the profile.
     c.goto(&format!("{site}/settings")).await.unwrap();
     fill(c, "#name", "Browser User").await;
     fill(c, "#bio", "I click things for a living.").await;
-    click(c, "form[action='/settings'] button[type=submit]").await;
-    assert_eq!(text(c, ".flash").await, "Your settings have been saved.");
-    assert_eq!(
-        text(c, ".profile-banner .bio").await,
-        "I click things for a living."
-    );
+    click(c, "main form[action='/settings'] button[type=submit]").await;
+    expect_text(c, ".flash", "Your settings have been saved.").await;
+    expect_text(c, ".profile-banner .bio", "I click things for a living.").await;
+    expect_text(c, ".profile-banner h1", "Browser User").await;
 
     // Publish an article.
     c.goto(&format!("{site}/editor")).await.unwrap();
@@ -184,37 +208,32 @@ async fn a_visitor_signs_up_writes_and_is_read_in_a_real_browser() {
     fill(c, "#body", "## It works\n\nFrom a *real* browser.").await;
     fill(c, "#tags", "e2e browser").await;
     click(c, "main form button[type=submit]").await;
-    assert_eq!(text(c, ".article-banner h1").await, "Written in Chromium");
-    assert_eq!(text(c, ".article-body h2").await, "It works");
+    expect_text(c, ".article-banner h1", "Written in Chromium").await;
+    expect_text(c, ".article-body h2", "It works").await;
 
     // It is on the profile page.
     c.goto(&format!("{site}/profile/browser_user"))
         .await
         .unwrap();
-    assert_eq!(text(c, ".preview h2").await, "Written in Chromium");
+    expect_text(c, ".preview h2", "Written in Chromium").await;
 
     // Someone else favorites it and comments.
     app.register("reader").await;
-    click(c, "form[action='/logout'] button").await;
-    c.goto(&format!("{site}/login")).await.unwrap();
-    fill(c, "#email", "reader@example.com").await;
-    fill(c, "#password", PASSWORD).await;
-    click(c, "main form button[type=submit]").await;
+    sign_out(c).await;
+    sign_in(c, site, "reader@example.com", "reader").await;
     c.goto(&format!("{site}/article/written-in-chromium"))
         .await
         .unwrap();
+    expect_text(c, ".article-banner .favorite-button", "♥ Favorite (0)").await;
     click(c, ".article-banner .favorite-button").await;
-    assert_eq!(
-        text(c, ".article-banner .favorite-button").await,
-        "♥ Unfavorite (1)"
-    );
+    expect_text(c, ".article-banner .favorite-button", "♥ Unfavorite (1)").await;
     fill(c, "#body", "Read it in a browser too.").await;
     click(c, ".comment-form button[type=submit]").await;
-    assert_eq!(text(c, ".comment-body").await, "Read it in a browser too.");
+    expect_text(c, ".comment-body", "Read it in a browser too.").await;
+    expect_text(c, ".comment .author", "reader").await;
 
     // Sign out.
-    click(c, "form[action='/logout'] button").await;
-    assert_eq!(text(c, ".nav-links a[href='/register']").await, "Sign up");
+    sign_out(c).await;
 
     chrome.client.clone().close().await.unwrap();
 }

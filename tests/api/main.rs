@@ -15,5 +15,6 @@ mod pages_csrf;
 mod pages_home;
 mod pages_people;
 mod pages_profile;
+mod queries;
 mod seed;
 mod serve;

@@ -30,7 +30,7 @@ pub async fn render_article(
     draft_error: Option<&str>,
 ) -> Result<HttpResponse, PageError> {
     let article = articles::show(state, slug, page.viewer_id()).await?;
-    let comments = comments::list(state, slug, page.viewer_id()).await?;
+    let comments = comments::list_for_article(state, article.summary.id, page.viewer_id()).await?;
     let body_html = markdown::render(article.body.as_deref().unwrap_or_default());
     let status = if draft_error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
