@@ -1,7 +1,8 @@
 # million: the commands a newcomer needs. `make help` lists them.
 
 CARGO ?= cargo
-RELEASE_BIN := target/release/million
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+RELEASE_BIN := $(TARGET_DIR)/release/million
 SEED_USERS ?= 100000
 SEED_ARTICLES ?= 200000
 
