@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod client;
 pub mod content;
 pub mod db;
 pub mod domain;
@@ -19,4 +20,5 @@ pub mod settings;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod tiers;
 pub mod views;

@@ -5,6 +5,7 @@
 //! routes and the shared state.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_cors::Cors;
@@ -21,12 +22,13 @@ use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::password::Passwords;
-use crate::auth::session::{self, SessionStoreImpl};
+use crate::auth::session::{self, SessionBackend};
 use crate::auth::token::Tokens;
 use crate::db::{self, Db};
 use crate::routes;
 use crate::settings::{ApplicationSettings, DatabaseTarget, Settings};
 use crate::state::AppState;
+use crate::telemetry::RequestSpan;
 
 /// A bound, configured server, ready to run.
 pub struct Application {
@@ -63,7 +65,7 @@ impl Application {
         }
         let pool = db::pool::build(conninfo, &settings.database, &instance)?;
         let state = AppState {
-            db: Db::new(pool),
+            db: Db::new(pool, db::node_label(conninfo)),
             passwords: Passwords::new(
                 settings.auth.hash_slots(),
                 Duration::from_millis(settings.auth.hash_wait_ms),
@@ -73,6 +75,9 @@ impl Application {
                 Duration::from_secs(settings.auth.token_ttl_hours * 3600),
             ),
             instance: instance.clone(),
+            sessions: SessionBackend::new(&settings.session)?,
+            trusted_proxies: settings.application.trusted_proxies.clone().into(),
+            architecture: Arc::new(settings.architecture.clone()),
         };
         let server = server(listener, state, &settings)?;
         Ok(Self {
@@ -112,7 +117,7 @@ fn instance_name(settings: &ApplicationSettings, port: u16) -> String {
 fn server(listener: TcpListener, state: AppState, settings: &Settings) -> anyhow::Result<Server> {
     let instance = state.instance.clone();
     let state = web::Data::new(state);
-    let sessions = SessionStoreImpl::default();
+    let sessions = state.sessions.clone();
     let session_settings = settings.session.clone();
     let limits = settings.limits.clone();
     let cors_origins = settings.application.cors_origins.clone();
@@ -134,7 +139,7 @@ fn server(listener: TcpListener, state: AppState, settings: &Settings) -> anyhow
             )
             .wrap(from_fn(query_count_header))
             .wrap(NormalizePath::new(TrailingSlash::Trim))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<RequestSpan>::new())
             .app_data(state.clone())
             .configure(routes::health::config)
             .service(
@@ -158,6 +163,7 @@ fn server(listener: TcpListener, state: AppState, settings: &Settings) -> anyhow
             .service(
                 web::scope("")
                     .wrap(session::middleware(&session_settings, sessions.clone()))
+                    .wrap(from_fn(session::secure_cookies_over_https))
                     .wrap(
                         DefaultHeaders::new()
                             .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))

@@ -1,6 +1,11 @@
 //! What every request handler can reach.
 
+use std::net::IpAddr;
+use std::sync::Arc;
+
 use crate::auth::password::Passwords;
+use crate::auth::session::SessionBackend;
+use crate::settings::ArchitectureSettings;
 use crate::auth::token::Tokens;
 use crate::db::Db;
 
@@ -15,4 +20,10 @@ pub struct AppState {
     pub tokens: Tokens,
     /// This server's name, as sent in `X-Served-By`.
     pub instance: String,
+    /// Where browser sessions live.
+    pub sessions: SessionBackend,
+    /// Reverse proxies whose forwarding headers are believed.
+    pub trusted_proxies: Arc<[IpAddr]>,
+    /// The topology this server is part of, for the architecture page.
+    pub architecture: Arc<ArchitectureSettings>,
 }

@@ -1,28 +1,108 @@
 //! Browser sessions for the HTML pages: who is signed in, the anti-forgery
 //! token, and one-time notices.
 //!
-//! The cookie is HttpOnly and SameSite=Lax, Secure when so configured, and
-//! its id is renewed at sign-in so a session fixed before sign-in is useless.
+//! The cookie is HttpOnly and SameSite=Lax, Secure when so configured or when
+//! the request came over HTTPS, and its id is renewed at sign-in so a session
+//! fixed before sign-in is useless.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_session::{Session, SessionMiddleware};
 use actix_web::cookie::{Key, SameSite, time::Duration};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
 use secrecy::ExposeSecret;
 
+use crate::client::ClientInfo;
+
 use super::memory_store::MemorySessionStore;
-use crate::settings::SessionSettings;
+use crate::settings::{SessionSettings, SessionStoreKind};
+use crate::tiers::cookie_sessions;
 
 const USER_ID: &str = "uid";
 const FLASH: &str = "flash";
 
-/// The store sessions live in.
-pub type SessionStoreImpl = MemorySessionStore;
+/// Where session state lives, as configured by `session.store`.
+#[derive(Clone)]
+pub enum SessionBackend {
+    /// This process's memory: a browser is known to one server only.
+    Memory(MemorySessionStore),
+    /// An encrypted, signed cookie (only in `stateless-sessions` builds).
+    Cookie(Arc<cookie_sessions::Store>),
+}
+
+impl SessionBackend {
+    /// The backend `settings` ask for (checked at start-up to be built in).
+    pub fn new(settings: &SessionSettings) -> anyhow::Result<Self> {
+        match settings.store {
+            SessionStoreKind::Memory => Ok(Self::Memory(MemorySessionStore::default())),
+            SessionStoreKind::Cookie => cookie_sessions::store().map(|store| Self::Cookie(Arc::new(store))).ok_or_else(|| {
+                anyhow::anyhow!("session.store = \"cookie\" needs a binary built with --features stateless-sessions")
+            }),
+        }
+    }
+
+    /// A short name for pages and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Memory(_) => "in-process memory",
+            Self::Cookie(_) => "encrypted cookie",
+        }
+    }
+}
+
+impl SessionStore for SessionBackend {
+    async fn load(&self, key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
+        match self {
+            Self::Memory(store) => store.load(key).await,
+            Self::Cookie(store) => store.load(key).await,
+        }
+    }
+
+    async fn save(&self, state: HashMap<String, String>, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        match self {
+            Self::Memory(store) => store.save(state, ttl).await,
+            Self::Cookie(store) => store.save(state, ttl).await,
+        }
+    }
+
+    async fn update(
+        &self,
+        key: SessionKey,
+        state: HashMap<String, String>,
+        ttl: &Duration,
+    ) -> Result<SessionKey, UpdateError> {
+        match self {
+            Self::Memory(store) => store.update(key, state, ttl).await,
+            Self::Cookie(store) => store.update(key, state, ttl).await,
+        }
+    }
+
+    async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
+        match self {
+            Self::Memory(store) => store.update_ttl(key, ttl).await,
+            Self::Cookie(store) => store.update_ttl(key, ttl).await,
+        }
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
+        match self {
+            Self::Memory(store) => store.delete(key).await,
+            Self::Cookie(store) => store.delete(key).await,
+        }
+    }
+}
 
 /// The session middleware for the HTML pages.
 pub fn middleware(
     settings: &SessionSettings,
-    store: SessionStoreImpl,
-) -> SessionMiddleware<SessionStoreImpl> {
+    store: SessionBackend,
+) -> SessionMiddleware<SessionBackend> {
     let key = Key::derive_from(settings.secret.expose_secret().as_bytes());
     SessionMiddleware::builder(store, key)
         .cookie_name(settings.cookie_name.clone())
@@ -34,6 +114,34 @@ pub fn middleware(
             PersistentSession::default().session_ttl(Duration::hours(settings.ttl_hours)),
         )
         .build()
+}
+
+/// Marks cookies `Secure` when the client came over HTTPS (directly, or
+/// through a trusted proxy that says so), whatever `session.cookie_secure` is.
+pub async fn secure_cookies_over_https(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let https = ClientInfo::of(request.request()).https;
+    let mut response = next.call(request).await?;
+    if https {
+        let cookies: Vec<HeaderValue> = response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .cloned()
+            .collect();
+        response.headers_mut().remove(header::SET_COOKIE);
+        for cookie in cookies {
+            let text = cookie.to_str().unwrap_or_default();
+            let secured = if text.split(';').any(|part| part.trim().eq_ignore_ascii_case("secure")) {
+                cookie
+            } else {
+                HeaderValue::from_str(&format!("{text}; Secure")).unwrap_or(cookie)
+            };
+            response.headers_mut().append(header::SET_COOKIE, secured);
+        }
+    }
+    Ok(response)
 }
 
 /// The signed-in user's id, if any.

@@ -22,12 +22,21 @@ pub use pool::{PgPool, PooledConnection};
 #[derive(Clone)]
 pub struct Db {
     primary: PgPool,
+    primary_node: String,
 }
 
 impl Db {
-    /// Database access through `primary`.
-    pub fn new(primary: PgPool) -> Self {
-        Self { primary }
+    /// Database access through `primary`, known on pages as `primary_node`.
+    pub fn new(primary: PgPool, primary_node: String) -> Self {
+        Self {
+            primary,
+            primary_node,
+        }
+    }
+
+    /// The node [`Db::read`] uses, as pages show it.
+    pub fn read_node(&self) -> &str {
+        &self.primary_node
     }
 
     /// A connection for changing data.
@@ -55,6 +64,20 @@ impl Db {
     /// Pool figures for the logs and the architecture page.
     pub fn status(&self) -> deadpool::Status {
         self.primary.status()
+    }
+}
+
+/// A short label for the server `conninfo` names: `host:port`, or the
+/// socket folder for a local connection.
+pub fn node_label(conninfo: &str) -> String {
+    let Ok(config) = conninfo.parse::<tokio_postgres::Config>() else {
+        return "database".to_string();
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => format!("{host}:{port}"),
+        Some(tokio_postgres::config::Host::Unix(_)) => "unix socket, same host".to_string(),
+        None => "database".to_string(),
     }
 }
 

@@ -10,6 +10,7 @@
 //! Unknown keys and values of the wrong type fail at start with the key named.
 
 mod application;
+mod architecture;
 mod auth;
 pub mod database;
 mod limits;
@@ -23,11 +24,12 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 pub use application::ApplicationSettings;
+pub use architecture::ArchitectureSettings;
 pub use auth::AuthSettings;
 pub use database::{DatabaseSettings, DatabaseTarget};
 pub use limits::LimitSettings;
 pub use log::{LogFormat, LogSettings};
-pub use session::SessionSettings;
+pub use session::{SessionSettings, SessionStoreKind};
 
 /// Everything the application can be configured with.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -42,6 +44,8 @@ pub struct Settings {
     pub session: SessionSettings,
     pub limits: LimitSettings,
     pub log: LogSettings,
+    #[serde(default)]
+    pub architecture: ArchitectureSettings,
 }
 
 /// The deployment environment, which picks `config/{environment}.toml`.
@@ -128,6 +132,7 @@ impl Settings {
                     .list_separator(",")
                     .with_list_parse_key("application.trusted_proxies")
                     .with_list_parse_key("application.cors_origins")
+                    .with_list_parse_key("architecture.app_servers")
                     .source(Some(app_vars)),
             )
             .set_override("environment", environment.as_str())

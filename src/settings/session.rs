@@ -1,7 +1,8 @@
 //! The `[session]` section: the browser session cookie of the HTML pages.
 //!
-//! Variables: `APP__SESSION__SECRET`, `APP__SESSION__COOKIE_NAME`,
-//! `APP__SESSION__COOKIE_SECURE`, `APP__SESSION__TTL_HOURS`.
+//! Variables: `APP__SESSION__STORE`, `APP__SESSION__SECRET`,
+//! `APP__SESSION__COOKIE_NAME`, `APP__SESSION__COOKIE_SECURE`,
+//! `APP__SESSION__TTL_HOURS`.
 
 use anyhow::bail;
 use secrecy::{ExposeSecret, SecretString};
@@ -11,10 +12,22 @@ use super::Environment;
 use super::auth::DEVELOPMENT_MARKER;
 use super::redacted::masked;
 
-/// How browser sessions are signed and how long they last.
+/// Where session state lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStoreKind {
+    /// In this process's memory: one server only.
+    Memory,
+    /// In an encrypted, signed cookie: any server (needs `stateless-sessions`).
+    Cookie,
+}
+
+/// How browser sessions are stored, signed and how long they last.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionSettings {
+    /// Where session state lives.
+    pub store: SessionStoreKind,
     /// Key material for signing and encrypting session cookies (at least 32
     /// characters). Every app server behind one load balancer needs the same.
     #[serde(serialize_with = "masked")]
@@ -29,6 +42,9 @@ pub struct SessionSettings {
 
 impl SessionSettings {
     pub(super) fn check(&self, environment: Environment) -> anyhow::Result<()> {
+        if self.store == SessionStoreKind::Cookie {
+            crate::tiers::require("stateless-sessions", "session.store = \"cookie\"")?;
+        }
         let secret = self.secret.expose_secret();
         if secret.len() < 32 {
             bail!(

@@ -2,6 +2,7 @@
 //! holding what its template shows; askama escapes every value it prints.
 
 pub mod account;
+pub mod architecture;
 pub mod article;
 mod error;
 pub mod home;

@@ -1,6 +1,7 @@
 //! The server-rendered pages for browsers.
 
 pub mod account;
+pub mod architecture;
 pub mod article;
 pub mod editor;
 pub mod home;
@@ -29,6 +30,8 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     }))
     .route("/", web::get().to(home::show))
     .route("/people", web::get().to(people::search))
+    .route("/architecture", web::get().to(architecture::show))
+    .route("/favicon.ico", web::get().to(favicon))
     .route("/register", web::get().to(account::register::form))
     .route("/register", web::post().to(account::register::submit))
     .route("/login", web::get().to(account::login::form))
@@ -92,6 +95,13 @@ pub fn form_config(limit: usize) -> web::FormConfig {
             };
             PageError(app_error).into()
         })
+}
+
+/// Browsers ask for `/favicon.ico` whatever the page says.
+async fn favicon() -> HttpResponse {
+    HttpResponse::MovedPermanently()
+        .insert_header(("Location", "/static/img/favicon.svg"))
+        .finish()
 }
 
 /// Any other address.

@@ -1,0 +1,282 @@
+//! The architecture page: the running topology as an SVG diagram, with the
+//! parts that served this very request lit up.
+
+use askama::Template;
+
+use crate::routes::web::page::Page;
+use crate::settings::ArchitectureSettings;
+
+/// What happened to the request that rendered the page.
+pub struct ThisRequest {
+    pub app_server: String,
+    pub database_node: String,
+    pub session_store: &'static str,
+    pub client: String,
+    pub proxy: Option<String>,
+}
+
+/// A box in the diagram.
+pub struct Node {
+    pub x: i32,
+    pub y: i32,
+    pub width: i32,
+    pub height: i32,
+    pub title: String,
+    pub detail: String,
+    /// `client`, `proxy`, `static`, `app`, `database`.
+    pub kind: &'static str,
+    /// Whether this request went through it.
+    pub lit: bool,
+}
+
+impl Node {
+    /// Where the title's baseline sits.
+    pub fn title_y(&self) -> i32 {
+        self.y + self.height / 2 - 4
+    }
+
+    /// Where the detail's baseline sits.
+    pub fn detail_y(&self) -> i32 {
+        self.y + self.height / 2 + 16
+    }
+
+    /// The horizontal centre.
+    pub fn center_x(&self) -> i32 {
+        self.x + self.width / 2
+    }
+
+    fn right(&self) -> (i32, i32) {
+        (self.x + self.width, self.y + self.height / 2)
+    }
+
+    fn left(&self) -> (i32, i32) {
+        (self.x, self.y + self.height / 2)
+    }
+}
+
+/// A connection between two boxes.
+pub struct Edge {
+    pub x1: i32,
+    pub y1: i32,
+    pub x2: i32,
+    pub y2: i32,
+    pub lit: bool,
+}
+
+/// The whole drawing.
+pub struct Diagram {
+    pub width: i32,
+    pub height: i32,
+    pub nodes: Vec<Node>,
+    pub edges: Vec<Edge>,
+}
+
+const BOX_WIDTH: i32 = 190;
+const BOX_HEIGHT: i32 = 64;
+const COLUMN: i32 = 250;
+const ROW: i32 = 90;
+const MARGIN: i32 = 20;
+
+fn node(column: i32, y: i32, title: String, detail: String, kind: &'static str, lit: bool) -> Node {
+    // Keep details inside their box.
+    let detail = if detail.chars().count() > 24 {
+        format!("{}…", detail.chars().take(23).collect::<String>())
+    } else {
+        detail
+    };
+    Node {
+        x: MARGIN + column * COLUMN,
+        y,
+        width: BOX_WIDTH,
+        height: BOX_HEIGHT,
+        title,
+        detail,
+        kind,
+        lit,
+    }
+}
+
+fn edge(from: &Node, to: &Node, lit: bool) -> Edge {
+    let (x1, y1) = from.right();
+    let (x2, y2) = to.left();
+    Edge { x1, y1, x2, y2, lit }
+}
+
+impl Diagram {
+    /// Lays out `architecture`, lighting the path `request` took.
+    pub fn new(architecture: &ArchitectureSettings, request: &ThisRequest) -> Self {
+        let mut servers = architecture.app_server_list();
+        if servers.is_empty() {
+            servers.push((request.app_server.clone(), String::new()));
+        }
+        let rows = servers.len() as i32;
+        let height = (rows.max(2) * ROW) + 2 * MARGIN;
+        let middle = height / 2 - BOX_HEIGHT / 2;
+        let mut nodes = Vec::new();
+        let mut edges = Vec::new();
+
+        let browser = node(0, middle, "Browser".into(), request.client.clone(), "client", true);
+        let front = split_label(&architecture.front).map(|(kind, address)| {
+            node(1, middle, display_name(&kind), address, "proxy", true)
+        });
+        let app_column = if front.is_some() { 2 } else { 1 };
+        let top = height / 2 - (rows * ROW - (ROW - BOX_HEIGHT)) / 2;
+        let apps: Vec<Node> = servers
+            .iter()
+            .enumerate()
+            .map(|(index, (name, address))| {
+                let lit = *name == request.app_server;
+                let detail = if address.is_empty() { "million".into() } else { address.clone() };
+                node(app_column, top + index as i32 * ROW, name.clone(), detail, "app", lit)
+            })
+            .collect();
+        let database_label = if architecture.database.is_empty() {
+            request.database_node.clone()
+        } else {
+            architecture.database.clone()
+        };
+        let database = node(app_column + 1, middle, "PostgreSQL".into(), database_label, "database", true);
+
+        match &front {
+            Some(front) => {
+                edges.push(edge(&browser, front, true));
+                for app in &apps {
+                    edges.push(edge(front, app, app.lit));
+                }
+            }
+            None => {
+                for app in &apps {
+                    edges.push(edge(&browser, app, app.lit));
+                }
+            }
+        }
+        for app in &apps {
+            edges.push(edge(app, &database, app.lit));
+        }
+        if let (Some(front), Some((kind, address))) = (&front, split_label(&architecture.static_server)) {
+            let below = node(1, height - MARGIN - BOX_HEIGHT + 10, display_name(&kind), address, "static", false);
+            edges.push(Edge {
+                x1: front.center_x(),
+                y1: front.y + front.height,
+                x2: below.center_x(),
+                y2: below.y,
+                lit: false,
+            });
+            nodes.push(below);
+        }
+        nodes.push(browser);
+        nodes.extend(front);
+        nodes.extend(apps);
+        let width = database.x + BOX_WIDTH + MARGIN;
+        nodes.push(database);
+        Self {
+            width,
+            height: height + 20,
+            nodes,
+            edges,
+        }
+    }
+}
+
+/// `"haproxy 127.0.0.1:8080"` → `("haproxy", "127.0.0.1:8080")`.
+fn split_label(label: &str) -> Option<(String, String)> {
+    let label = label.trim();
+    if label.is_empty() {
+        return None;
+    }
+    Some(match label.split_once(' ') {
+        Some((kind, address)) => (kind.to_string(), address.trim().to_string()),
+        None => (label.to_string(), String::new()),
+    })
+}
+
+fn display_name(kind: &str) -> String {
+    match kind {
+        "nginx" => "nginx".to_string(),
+        "haproxy" => "HAProxy".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// What each phase adds, for the page's caption.
+pub fn phase_title(phase: u8) -> &'static str {
+    match phase {
+        0 => "One process: the app and its own PostgreSQL",
+        1 => "Phase 1: a single server (nginx, app, PostgreSQL)",
+        2 => "Phase 2: a separate database host",
+        3 => "Phase 3: a load balancer over stateless app servers",
+        4 => "Phase 4: a cache tier",
+        5 => "Phase 5: read replicas",
+        6 => "Phase 6: security hardening",
+        7 => "Phase 7: CI/CD and rolling deploys",
+        _ => "A custom topology",
+    }
+}
+
+/// The architecture page.
+#[derive(Template)]
+#[template(path = "architecture.html")]
+pub struct ArchitecturePage<'a> {
+    pub page: &'a Page,
+    pub phase: u8,
+    pub title: &'static str,
+    pub diagram: Diagram,
+    pub request: ThisRequest,
+    /// Every optional feature and whether this binary has it.
+    pub features: Vec<(&'static str, bool)>,
+    /// Seconds between automatic reloads, if asked for.
+    pub refresh: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(server: &str) -> ThisRequest {
+        ThisRequest {
+            app_server: server.to_string(),
+            database_node: "127.0.2.1:5432".to_string(),
+            session_store: "encrypted cookie",
+            client: "198.51.100.7".to_string(),
+            proxy: None,
+        }
+    }
+
+    #[test]
+    fn a_single_process_is_browser_app_database() {
+        let diagram = Diagram::new(&ArchitectureSettings::default(), &request("laptop:8000"));
+        let kinds: Vec<&str> = diagram.nodes.iter().map(|node| node.kind).collect();
+        assert_eq!(kinds, ["client", "app", "database"]);
+        assert!(diagram.nodes.iter().all(|node| node.lit));
+        assert_eq!(diagram.edges.len(), 2);
+    }
+
+    #[test]
+    fn the_answering_server_is_lit_among_three() {
+        let architecture = ArchitectureSettings {
+            phase: 3,
+            front: "haproxy 127.0.0.1:8080".into(),
+            app_servers: vec![
+                "app-1=127.0.1.1:8000".into(),
+                "app-2=127.0.1.2:8000".into(),
+                "app-3=127.0.1.3:8000".into(),
+            ],
+            static_server: "nginx 127.0.0.1:8081".into(),
+            database: String::new(),
+        };
+        let diagram = Diagram::new(&architecture, &request("app-2"));
+        let apps: Vec<(&str, bool)> = diagram
+            .nodes
+            .iter()
+            .filter(|node| node.kind == "app")
+            .map(|node| (node.title.as_str(), node.lit))
+            .collect();
+        assert_eq!(apps, [("app-1", false), ("app-2", true), ("app-3", false)]);
+        assert!(diagram.nodes.iter().any(|node| node.kind == "static"));
+        assert!(diagram.nodes.iter().any(|node| node.title == "HAProxy"));
+        // Browser→HAProxy, HAProxy→each app, each app→database, HAProxy→nginx.
+        assert_eq!(diagram.edges.len(), 1 + 3 + 3 + 1);
+        assert!(diagram.nodes.iter().all(|node| node.x + node.width <= diagram.width));
+        assert!(diagram.nodes.iter().all(|node| node.y + node.height <= diagram.height));
+    }
+}
