@@ -18,8 +18,8 @@ deps: ## Install the system packages the app needs (PostgreSQL)
 	@scripts/ensure-packages postgresql
 
 .PHONY: test-deps
-test-deps: deps ## Install the system packages the tests need (adds Chromium and chromedriver)
-	@scripts/ensure-packages chromium chromium-driver
+test-deps: deps ## Install the system packages the tests need (Chromium, chromedriver, nginx, HAProxy)
+	@scripts/ensure-packages chromium chromium-driver nginx haproxy
 
 .PHONY: build
 build: deps ## Build the release binary
@@ -30,8 +30,9 @@ run: build ## Run the site on http://127.0.0.1:8000 (own PostgreSQL in .million/
 	$(RELEASE_BIN) serve --demo
 
 .PHONY: test
-test: test-deps ## Run every test: unit, integration (real PostgreSQL), browser (real Chromium)
+test: test-deps ## Run every test, in the default build and with stateless-sessions
 	$(CARGO) test
+	$(CARGO) test --features stateless-sessions
 
 .PHONY: seed
 seed: build ## Load SEED_USERS users and SEED_ARTICLES articles (default 100k / 200k)
@@ -44,6 +45,71 @@ migrate: build ## Apply pending database migrations
 .PHONY: config
 config: build ## Print the effective configuration (secrets masked)
 	$(RELEASE_BIN) config
+
+# --- The phases: each architecture stood up on this machine ------------------
+
+STATELESS_TARGET := $(TARGET_DIR)/stateless
+STATELESS_BIN := $(STATELESS_TARGET)/release/million
+DETACH_FLAG := $(if $(DETACH),--detach,)
+SESSIONS_FLAG := $(if $(SESSIONS),--sessions $(SESSIONS),)
+PG_MEMORY_FLAG := $(if $(PG_MEMORY),--pg-memory $(PG_MEMORY),)
+N ?= 2
+
+.PHONY: phase-deps
+phase-deps: deps ## Install nginx, HAProxy and wrk for the phases
+	@scripts/ensure-packages nginx haproxy wrk
+
+.PHONY: build-stateless
+build-stateless: deps
+	$(CARGO) build --release --features stateless-sessions --target-dir $(STATELESS_TARGET)
+
+.PHONY: phase1
+phase1: build phase-deps ## Phase 1: nginx + app + PostgreSQL on one server (DETACH=1 for background)
+	$(RELEASE_BIN) stack up 1 $(DETACH_FLAG) $(PG_MEMORY_FLAG)
+
+.PHONY: phase2
+phase2: build phase-deps ## Phase 2: PostgreSQL on its own host (127.0.2.1), password auth, tuned
+	$(RELEASE_BIN) stack up 2 $(DETACH_FLAG) $(PG_MEMORY_FLAG)
+
+.PHONY: phase3
+phase3: build-stateless phase-deps ## Phase 3: HAProxy over three stateless app servers (SESSIONS=memory to see why not)
+	$(STATELESS_BIN) stack up 3 $(DETACH_FLAG) $(SESSIONS_FLAG) $(PG_MEMORY_FLAG)
+
+.PHONY: phase-status
+phase-status: ## What runs where, and whether it is healthy
+	@$(RELEASE_BIN) stack status
+
+.PHONY: phase-down
+phase-down: ## Stop a stack started with DETACH=1
+	@$(RELEASE_BIN) stack down
+
+.PHONY: phase-clean
+phase-clean: ## Delete the stack's data, configs and logs (.million/stack)
+	@$(RELEASE_BIN) stack clean
+
+.PHONY: phase-seed
+phase-seed: ## Load SEED_USERS users and SEED_ARTICLES articles into the running stack
+	$(RELEASE_BIN) stack seed --users $(SEED_USERS) --articles $(SEED_ARTICLES)
+
+.PHONY: kill-app
+kill-app: ## Crash app server N (default 2); the supervisor restarts it after 10 s
+	@$(RELEASE_BIN) stack kill app-$(N)
+
+.PHONY: stop-app
+stop-app: ## Stop app server N and keep it down
+	@$(RELEASE_BIN) stack stop app-$(N)
+
+.PHONY: start-app
+start-app: ## Start app server N again
+	@$(RELEASE_BIN) stack start app-$(N)
+
+.PHONY: kill-db
+kill-db: ## Crash PostgreSQL; the supervisor restarts it after 10 s
+	@$(RELEASE_BIN) stack kill postgres
+
+.PHONY: load
+load: build ## Drive traffic through the running phase's front door; prints requests/s, p50/p99, errors
+	$(RELEASE_BIN) load $(if $(DURATION),--duration $(DURATION),)
 
 .PHONY: lint
 lint: ## Check formatting and lints

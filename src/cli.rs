@@ -43,10 +43,22 @@ pub enum Command {
     },
     /// Print the effective configuration, secrets masked.
     Config,
+    /// Stand up a phase of the scaling road on this machine, and manage it.
+    Stack {
+        #[command(subcommand)]
+        command: crate::stack::cli::StackCommand,
+    },
 }
 
 /// Runs `cli`.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Stack { command } = cli.command {
+        telemetry::init(&crate::settings::LogSettings {
+            level: "warn".to_string(),
+            format: crate::settings::LogFormat::Pretty,
+        });
+        return crate::stack::cli::run(command).await;
+    }
     let mut settings = Settings::load()?;
     telemetry::init(&settings.log);
     match cli.command {
@@ -78,6 +90,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
+        Command::Stack { .. } => Ok(()),
         Command::Serve { demo } => {
             with_database(&mut settings, async |settings| {
                 let application = Application::build(settings.clone()).await?;

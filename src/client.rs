@@ -35,7 +35,9 @@ impl ClientInfo {
             };
         };
         let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-        // The rightmost address no trusted proxy added is the client.
+        // X-Real-IP is set (not appended to) by the proxy itself; failing
+        // that, the rightmost address in X-Forwarded-For that no trusted
+        // proxy added is the client.
         let forwarded_for = header("x-forwarded-for").and_then(|chain| {
             chain
                 .rsplit(',')
@@ -47,7 +49,7 @@ impl ClientInfo {
             .map(|proto| proto.trim().eq_ignore_ascii_case("https"))
             .unwrap_or(tls);
         Self {
-            address: forwarded_for.or(real_ip).or(Some(proxy)),
+            address: real_ip.or(forwarded_for).or(Some(proxy)),
             proxy: Some(proxy),
             https,
         }
@@ -83,7 +85,10 @@ mod tests {
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
-            map.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+            map.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
         }
         map
     }
@@ -94,7 +99,10 @@ mod tests {
 
     #[test]
     fn forwarded_headers_from_strangers_are_ignored() {
-        let forged = headers(&[("x-forwarded-for", "6.6.6.6"), ("x-forwarded-proto", "https")]);
+        let forged = headers(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-proto", "https"),
+        ]);
         let client = ClientInfo::new(Some(ip("203.0.113.9")), &forged, false, &[ip("127.0.0.1")]);
         assert_eq!(client.address, Some(ip("203.0.113.9")));
         assert_eq!(client.proxy, None);
@@ -109,20 +117,39 @@ mod tests {
         ]);
         let trusted = [ip("127.0.0.1"), ip("10.0.0.2")];
         let client = ClientInfo::new(Some(ip("127.0.0.1")), &forwarded, false, &trusted);
-        assert_eq!(client.address, Some(ip("198.51.100.7")), "the client prepends what it likes");
+        assert_eq!(
+            client.address,
+            Some(ip("198.51.100.7")),
+            "the client prepends what it likes"
+        );
         assert_eq!(client.proxy, Some(ip("127.0.0.1")));
         assert!(client.https);
     }
 
     #[test]
     fn a_proxy_without_headers_is_the_client() {
-        let client = ClientInfo::new(Some(ip("127.0.0.1")), &HeaderMap::new(), false, &[ip("127.0.0.1")]);
+        let client = ClientInfo::new(
+            Some(ip("127.0.0.1")),
+            &HeaderMap::new(),
+            false,
+            &[ip("127.0.0.1")],
+        );
         assert_eq!(client.address, Some(ip("127.0.0.1")));
         assert!(!client.https);
     }
 
     #[test]
-    fn x_real_ip_is_the_fallback() {
+    fn x_real_ip_from_the_proxy_wins_over_a_forged_chain() {
+        let forwarded = headers(&[
+            ("x-real-ip", "127.0.0.1"),
+            ("x-forwarded-for", "6.6.6.6, 127.0.0.1"),
+        ]);
+        let client = ClientInfo::new(Some(ip("127.0.0.1")), &forwarded, false, &[ip("127.0.0.1")]);
+        assert_eq!(client.address, Some(ip("127.0.0.1")));
+    }
+
+    #[test]
+    fn x_real_ip_alone_is_believed() {
         let forwarded = headers(&[("x-real-ip", "198.51.100.7")]);
         let client = ClientInfo::new(Some(ip("127.0.0.1")), &forwarded, false, &[ip("127.0.0.1")]);
         assert_eq!(client.address, Some(ip("198.51.100.7")));

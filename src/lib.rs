@@ -17,6 +17,7 @@ pub mod schema;
 pub mod seed;
 pub mod services;
 pub mod settings;
+pub mod stack;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

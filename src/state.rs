@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use crate::auth::password::Passwords;
 use crate::auth::session::SessionBackend;
-use crate::settings::ArchitectureSettings;
 use crate::auth::token::Tokens;
 use crate::db::Db;
+use crate::settings::ArchitectureSettings;
 
 /// Shared, cheaply cloned application state.
 #[derive(Clone)]

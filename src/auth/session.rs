@@ -11,8 +11,8 @@ use std::sync::Arc;
 use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_session::{Session, SessionMiddleware};
-use actix_web::cookie::{Key, SameSite, time::Duration};
 use actix_web::body::MessageBody;
+use actix_web::cookie::{Key, SameSite, time::Duration};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
@@ -64,7 +64,11 @@ impl SessionStore for SessionBackend {
         }
     }
 
-    async fn save(&self, state: HashMap<String, String>, ttl: &Duration) -> Result<SessionKey, SaveError> {
+    async fn save(
+        &self,
+        state: HashMap<String, String>,
+        ttl: &Duration,
+    ) -> Result<SessionKey, SaveError> {
         match self {
             Self::Memory(store) => store.save(state, ttl).await,
             Self::Cookie(store) => store.save(state, ttl).await,
@@ -133,7 +137,10 @@ pub async fn secure_cookies_over_https(
         response.headers_mut().remove(header::SET_COOKIE);
         for cookie in cookies {
             let text = cookie.to_str().unwrap_or_default();
-            let secured = if text.split(';').any(|part| part.trim().eq_ignore_ascii_case("secure")) {
+            let secured = if text
+                .split(';')
+                .any(|part| part.trim().eq_ignore_ascii_case("secure"))
+            {
                 cookie
             } else {
                 HeaderValue::from_str(&format!("{text}; Secure")).unwrap_or(cookie)

@@ -239,6 +239,16 @@ impl PostgresServer {
         &self.config
     }
 
+    /// How the server ended, if it has.
+    pub fn exit_status(&self) -> Option<std::process::ExitStatus> {
+        self.child.exit_status()
+    }
+
+    /// Kills the server outright, as a crash would (its next start recovers).
+    pub fn kill(&self) {
+        self.child.signal(Signal::SIGKILL);
+    }
+
     /// Stops the server with a fast shutdown and waits for it.
     pub fn stop(&self) {
         self.child.stop(Signal::SIGINT, Duration::from_secs(30));

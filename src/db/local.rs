@@ -57,7 +57,7 @@ impl LocalDatabase {
 
 /// `dir`, unless we are root and PostgreSQL's user cannot reach it; then a
 /// folder under /var/tmp named after it, so the data still persists.
-fn usable_location(dir: &Path) -> anyhow::Result<PathBuf> {
+pub fn usable_location(dir: &Path) -> anyhow::Result<PathBuf> {
     let absolute =
         std::path::absolute(dir).with_context(|| format!("resolving {}", dir.display()))?;
     let Some(user) = service_user()? else {

@@ -18,7 +18,11 @@ impl SessionStore for Store {
         match *self {}
     }
 
-    async fn save(&self, _: HashMap<String, String>, _: &Duration) -> Result<SessionKey, SaveError> {
+    async fn save(
+        &self,
+        _: HashMap<String, String>,
+        _: &Duration,
+    ) -> Result<SessionKey, SaveError> {
         match *self {}
     }
 

@@ -12,7 +12,8 @@ pub mod cookie_sessions;
 use anyhow::bail;
 
 /// Every optional feature and whether this binary was built with it.
-pub const FEATURES: &[(&str, bool)] = &[("stateless-sessions", cfg!(feature = "stateless-sessions"))];
+pub const FEATURES: &[(&str, bool)] =
+    &[("stateless-sessions", cfg!(feature = "stateless-sessions"))];
 
 /// The features this binary was built with.
 pub fn enabled() -> Vec<&'static str> {
@@ -46,7 +47,10 @@ mod tests {
             assert_eq!(result.is_ok(), *on);
             if let Err(error) = result {
                 let message = error.to_string();
-                assert!(message.contains(&format!("--features {feature}")), "{message}");
+                assert!(
+                    message.contains(&format!("--features {feature}")),
+                    "{message}"
+                );
                 assert!(message.contains("some.setting"), "{message}");
             }
         }

@@ -99,7 +99,13 @@ fn node(column: i32, y: i32, title: String, detail: String, kind: &'static str, 
 fn edge(from: &Node, to: &Node, lit: bool) -> Edge {
     let (x1, y1) = from.right();
     let (x2, y2) = to.left();
-    Edge { x1, y1, x2, y2, lit }
+    Edge {
+        x1,
+        y1,
+        x2,
+        y2,
+        lit,
+    }
 }
 
 impl Diagram {
@@ -115,10 +121,16 @@ impl Diagram {
         let mut nodes = Vec::new();
         let mut edges = Vec::new();
 
-        let browser = node(0, middle, "Browser".into(), request.client.clone(), "client", true);
-        let front = split_label(&architecture.front).map(|(kind, address)| {
-            node(1, middle, display_name(&kind), address, "proxy", true)
-        });
+        let browser = node(
+            0,
+            middle,
+            "Browser".into(),
+            request.client.clone(),
+            "client",
+            true,
+        );
+        let front = split_label(&architecture.front)
+            .map(|(kind, address)| node(1, middle, display_name(&kind), address, "proxy", true));
         let app_column = if front.is_some() { 2 } else { 1 };
         let top = height / 2 - (rows * ROW - (ROW - BOX_HEIGHT)) / 2;
         let apps: Vec<Node> = servers
@@ -126,8 +138,19 @@ impl Diagram {
             .enumerate()
             .map(|(index, (name, address))| {
                 let lit = *name == request.app_server;
-                let detail = if address.is_empty() { "million".into() } else { address.clone() };
-                node(app_column, top + index as i32 * ROW, name.clone(), detail, "app", lit)
+                let detail = if address.is_empty() {
+                    "million".into()
+                } else {
+                    address.clone()
+                };
+                node(
+                    app_column,
+                    top + index as i32 * ROW,
+                    name.clone(),
+                    detail,
+                    "app",
+                    lit,
+                )
             })
             .collect();
         let database_label = if architecture.database.is_empty() {
@@ -135,7 +158,14 @@ impl Diagram {
         } else {
             architecture.database.clone()
         };
-        let database = node(app_column + 1, middle, "PostgreSQL".into(), database_label, "database", true);
+        let database = node(
+            app_column + 1,
+            middle,
+            "PostgreSQL".into(),
+            database_label,
+            "database",
+            true,
+        );
 
         match &front {
             Some(front) => {
@@ -153,8 +183,17 @@ impl Diagram {
         for app in &apps {
             edges.push(edge(app, &database, app.lit));
         }
-        if let (Some(front), Some((kind, address))) = (&front, split_label(&architecture.static_server)) {
-            let below = node(1, height - MARGIN - BOX_HEIGHT + 10, display_name(&kind), address, "static", false);
+        if let (Some(front), Some((kind, address))) =
+            (&front, split_label(&architecture.static_server))
+        {
+            let below = node(
+                1,
+                height - MARGIN - BOX_HEIGHT + 10,
+                display_name(&kind),
+                address,
+                "static",
+                false,
+            );
             edges.push(Edge {
                 x1: front.center_x(),
                 y1: front.y + front.height,
@@ -276,7 +315,17 @@ mod tests {
         assert!(diagram.nodes.iter().any(|node| node.title == "HAProxy"));
         // Browser→HAProxy, HAProxy→each app, each app→database, HAProxy→nginx.
         assert_eq!(diagram.edges.len(), 1 + 3 + 3 + 1);
-        assert!(diagram.nodes.iter().all(|node| node.x + node.width <= diagram.width));
-        assert!(diagram.nodes.iter().all(|node| node.y + node.height <= diagram.height));
+        assert!(
+            diagram
+                .nodes
+                .iter()
+                .all(|node| node.x + node.width <= diagram.width)
+        );
+        assert!(
+            diagram
+                .nodes
+                .iter()
+                .all(|node| node.y + node.height <= diagram.height)
+        );
     }
 }

@@ -18,3 +18,4 @@ mod pages_profile;
 mod queries;
 mod seed;
 mod serve;
+mod stack;

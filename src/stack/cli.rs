@@ -1,0 +1,392 @@
+//! `million stack …`: the commands behind `make phaseN`, `make phase-status`,
+//! `make phase-down`, `make kill-app` and friends.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Subcommand, ValueEnum};
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+
+use super::components::http_ok;
+use super::pgtune::{Machine, parse_size};
+use super::plan::Plan;
+use super::secrets::Secrets;
+use super::state::{Request, StackState, Status, process_alive};
+use super::{Stack, map};
+use crate::settings::SessionStoreKind;
+
+/// Set in the environment of a stack supervisor started with `--detach`.
+const SUPERVISOR_ENV: &str = "MILLION_STACK_SUPERVISOR";
+
+/// Where the app servers keep sessions.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Sessions {
+    Memory,
+    Cookie,
+}
+
+/// The stack commands.
+#[derive(Debug, Subcommand)]
+pub enum StackCommand {
+    /// Stand up phase N (1, 2 or 3) on this machine; Ctrl-C stops it.
+    Up {
+        /// The phase.
+        phase: u8,
+        /// Start in the background and return once everything is healthy.
+        #[arg(long)]
+        detach: bool,
+        /// The binary the app servers run (default: this one).
+        #[arg(long)]
+        app_binary: Option<PathBuf>,
+        /// Where app servers keep sessions (default: cookie in phase 3+ when built in).
+        #[arg(long, value_enum)]
+        sessions: Option<Sessions>,
+        /// Memory to size PostgreSQL for, e.g. 2GB (default: this machine's).
+        #[arg(long)]
+        pg_memory: Option<String>,
+    },
+    /// Show what runs where and whether it is healthy.
+    Status,
+    /// Stop a stack started with --detach.
+    Down,
+    /// Crash a component (SIGKILL); the supervisor restarts it after 10 s.
+    Kill { name: String },
+    /// Stop a component and keep it down.
+    Stop { name: String },
+    /// Start a stopped component.
+    Start { name: String },
+    /// Delete the stack's data, configs and logs.
+    Clean,
+    /// Load generated data into the running stack's database.
+    Seed {
+        #[arg(long, default_value_t = 100_000)]
+        users: u64,
+        #[arg(long, default_value_t = 200_000)]
+        articles: u64,
+    },
+}
+
+fn project_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::current_dir()?;
+    if !dir.join("deploy").is_dir() {
+        bail!("run `million stack` from the project folder (the one holding deploy/ and config/)");
+    }
+    Ok(dir)
+}
+
+fn state_dir(project: &Path) -> PathBuf {
+    project.join(".million").join("stack")
+}
+
+fn running_state(project: &Path) -> anyhow::Result<StackState> {
+    match StackState::load(&state_dir(project))? {
+        Some(state) if state.supervisor_alive() => Ok(state),
+        _ => bail!("no stack is running here: start one with `make phase1` (or phase2, phase3)"),
+    }
+}
+
+/// Runs a stack command.
+pub async fn run(command: StackCommand) -> anyhow::Result<()> {
+    let project = project_dir()?;
+    match command {
+        StackCommand::Up {
+            phase,
+            detach,
+            app_binary,
+            sessions,
+            pg_memory,
+        } => {
+            let app_binary = match app_binary {
+                Some(path) => std::path::absolute(path)?,
+                None => std::env::current_exe()?,
+            };
+            let mut plan = Plan::standard(phase, project.clone(), app_binary)?;
+            if let Some(sessions) = sessions {
+                plan.sessions = match sessions {
+                    Sessions::Memory => SessionStoreKind::Memory,
+                    Sessions::Cookie => SessionStoreKind::Cookie,
+                };
+            }
+            if let Some(memory) = pg_memory {
+                plan.machine = Machine {
+                    memory_bytes: parse_size(&memory).with_context(|| {
+                        format!("--pg-memory {memory}: use a size such as 2GB or 512MB")
+                    })?,
+                    ..plan.machine
+                };
+            }
+            if detach && std::env::var_os(SUPERVISOR_ENV).is_none() {
+                return start_detached(&plan);
+            }
+            up_foreground(plan).await
+        }
+        StackCommand::Status => status(&project).await,
+        StackCommand::Down => down(&project),
+        StackCommand::Kill { name } => crash(&project, &name),
+        StackCommand::Stop { name } => {
+            request(&project, Request::Stop(name.clone()), &name, "stopped")
+        }
+        StackCommand::Start { name } => {
+            request(&project, Request::Start(name.clone()), &name, "up")
+        }
+        StackCommand::Clean => clean(&project),
+        StackCommand::Seed { users, articles } => {
+            let state = running_state(&project)?;
+            let secrets = Secrets::load_or_create(&state_dir(&project))?;
+            let conninfo = state
+                .app_database
+                .replace("********", &secrets.database_password);
+            crate::seed::run(&conninfo, &crate::seed::Plan::new(users, articles), false).await
+        }
+    }
+}
+
+async fn up_foreground(plan: Plan) -> anyhow::Result<()> {
+    let stack = Stack::up(plan).await?;
+    eprintln!("{}", map(&stack.state(None)));
+    stack.supervise(shutdown_signal()).await;
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match terminate.as_mut() {
+                Some(signal) => { signal.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+}
+
+/// Starts the supervisor in the background and follows its progress until
+/// the stack is healthy (or failed).
+fn start_detached(plan: &Plan) -> anyhow::Result<()> {
+    std::fs::create_dir_all(plan.state_dir.join("logs"))?;
+    let log_path = plan.state_dir.join("logs").join("stack.log");
+    let log = std::fs::File::create(&log_path)?;
+    let mut command = Command::new(std::env::current_exe()?);
+    command
+        .args(std::env::args_os().skip(1).filter(|arg| arg != "--detach"))
+        .env(SUPERVISOR_ENV, "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log.try_clone()?))
+        .stderr(Stdio::from(log));
+    // SAFETY: setsid is async-signal-safe; it detaches from the terminal.
+    unsafe {
+        command.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(drop)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let child = command.spawn().context("starting the stack supervisor")?;
+    let pid = child.id();
+    let mut reader = std::fs::File::open(&log_path)?;
+    let mut shown = 0u64;
+    let started = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        reader.seek(SeekFrom::Start(shown))?;
+        let mut fresh = String::new();
+        shown += reader.read_to_string(&mut fresh)? as u64;
+        eprint!("{fresh}");
+        match StackState::load(&plan.state_dir)? {
+            Some(state) if state.supervisor_pid == pid && state.status == Status::Ready => {
+                eprintln!(
+                    "The stack runs in the background (supervisor {pid}); `make phase-down` stops it."
+                );
+                return Ok(());
+            }
+            Some(state) if state.supervisor_pid == pid && state.status == Status::Failed => {
+                bail!(
+                    "the stack did not start: {}",
+                    state.error.unwrap_or_else(|| "see the log above".into())
+                );
+            }
+            _ => {}
+        }
+        if !process_alive(pid) {
+            bail!(
+                "the stack supervisor exited; its log is {}",
+                log_path.display()
+            );
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            bail!(
+                "the stack took over 10 minutes to start; see {}",
+                log_path.display()
+            );
+        }
+    }
+}
+
+async fn status(project: &Path) -> anyhow::Result<()> {
+    let Some(state) = StackState::load(&state_dir(project))? else {
+        println!("No stack has run here yet. Start one with `make phase1` (or phase2, phase3).");
+        return Ok(());
+    };
+    if !state.supervisor_alive() {
+        println!(
+            "The phase {} stack is not running (last status: {:?}). `make phase{}` starts it again.",
+            state.phase, state.status, state.phase
+        );
+        return Ok(());
+    }
+    println!(
+        "Phase {} ({}), supervisor {}:\n",
+        state.phase,
+        super::map::summary(state.phase),
+        state.supervisor_pid
+    );
+    println!(
+        "  {:<9} {:<22} {:>8}  {:<28} {}",
+        "NAME", "ADDRESS", "PID", "STATE", "HEALTH"
+    );
+    for component in &state.components {
+        let alive = component.pid.is_some_and(process_alive);
+        let health = match (&component.health_url, alive) {
+            (_, false) => "-".to_string(),
+            (Some(url), true) => {
+                if http_ok(url).await {
+                    "ok".to_string()
+                } else {
+                    format!("failing ({url})")
+                }
+            }
+            (None, true) => "ok".to_string(),
+        };
+        println!(
+            "  {:<9} {:<22} {:>8}  {:<28} {}",
+            component.name,
+            component.address,
+            component
+                .pid
+                .map(|pid| pid.to_string())
+                .unwrap_or_else(|| "-".into()),
+            component.condition,
+            health
+        );
+    }
+    println!(
+        "\n  Open {}/   Logs {}",
+        state.front_url,
+        state_dir(project).join("logs").display()
+    );
+    if let Some(stats) = &state.stats_url {
+        println!("  Stats {stats}");
+    }
+    Ok(())
+}
+
+fn down(project: &Path) -> anyhow::Result<()> {
+    let Some(state) = StackState::load(&state_dir(project))?.filter(StackState::supervisor_alive)
+    else {
+        println!("No stack is running here.");
+        return Ok(());
+    };
+    eprintln!(
+        "Stopping the phase {} stack (supervisor {})…",
+        state.phase, state.supervisor_pid
+    );
+    kill(Pid::from_raw(state.supervisor_pid as i32), Signal::SIGTERM)?;
+    let started = Instant::now();
+    while process_alive(state.supervisor_pid) {
+        if started.elapsed() > Duration::from_secs(90) {
+            bail!(
+                "the stack did not stop within 90 s; its log is {}",
+                state_dir(project).join("logs/stack.log").display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("Stopped.");
+    Ok(())
+}
+
+fn crash(project: &Path, name: &str) -> anyhow::Result<()> {
+    let state = running_state(project)?;
+    let component = state
+        .components
+        .iter()
+        .find(|component| component.name == name)
+        .with_context(|| {
+            let names: Vec<&str> = state.components.iter().map(|c| c.name.as_str()).collect();
+            format!(
+                "no component named `{name}` (there are: {})",
+                names.join(", ")
+            )
+        })?;
+    let pid = component
+        .pid
+        .with_context(|| format!("{name} is not running right now"))?;
+    killpg(Pid::from_raw(pid as i32), Signal::SIGKILL)
+        .with_context(|| format!("killing {name}"))?;
+    println!(
+        "Killed {name} (process {pid}) the hard way, as a crash would. The supervisor restarts it in about 10 s."
+    );
+    if let Some(stats) = &state.stats_url {
+        println!("Watch {stats} meanwhile.");
+    }
+    Ok(())
+}
+
+fn request(project: &Path, request: Request, name: &str, wanted: &str) -> anyhow::Result<()> {
+    let state = running_state(project)?;
+    if !state
+        .components
+        .iter()
+        .any(|component| component.name == name)
+    {
+        bail!("no component named `{name}` in the running stack");
+    }
+    request.send(&state_dir(project))?;
+    let started = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = StackState::load(&state_dir(project))?;
+        if let Some(component) = now.as_ref().and_then(|state| {
+            state
+                .components
+                .iter()
+                .find(|component| component.name == name)
+        }) && component.condition == wanted
+        {
+            println!("{name} is {wanted}.");
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(90) {
+            bail!("{name} did not become {wanted} within 90 s; see `make phase-status`");
+        }
+    }
+}
+
+fn clean(project: &Path) -> anyhow::Result<()> {
+    let dir = state_dir(project);
+    if let Some(state) = StackState::load(&dir)?
+        && state.supervisor_alive()
+    {
+        bail!(
+            "the phase {} stack is running: `make phase-down` first",
+            state.phase
+        );
+    }
+    let postgres = crate::db::local::usable_location(&dir.join("postgres"))?;
+    for folder in [postgres, dir.clone()] {
+        if folder.exists() {
+            std::fs::remove_dir_all(&folder)
+                .with_context(|| format!("removing {}", folder.display()))?;
+        }
+    }
+    println!("Removed {} (data, configs, logs).", dir.display());
+    Ok(())
+}

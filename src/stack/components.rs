@@ -1,0 +1,479 @@
+//! Starting each kind of server of a stack from its rendered config, and
+//! telling whether it is healthy.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use nix::sys::signal::Signal;
+
+use super::pgtune::Tuning;
+use super::plan::{DatabasePlacement, Plan};
+use super::render::render_file;
+use super::secrets::Secrets;
+use crate::db::embedded::{ClusterConfig, PgBinaries, PostgresServer};
+use crate::db::local::usable_location;
+use crate::process::{ChildOptions, ManagedChild};
+
+/// The database the app servers use, and its owner.
+pub const DATABASE: &str = "million";
+/// The role the app servers connect as.
+pub const APP_ROLE: &str = "million";
+/// Connections PostgreSQL accepts: app pools plus room for admins.
+const MAX_CONNECTIONS: u64 = 100;
+
+/// What a component is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Postgres,
+    App,
+    /// nginx in front of the app (phases 1–2).
+    FrontNginx,
+    /// nginx serving static files behind HAProxy (phase 3+).
+    StaticNginx,
+    Haproxy,
+}
+
+impl Kind {
+    /// The name `status` shows.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::App => "app",
+            Self::FrontNginx | Self::StaticNginx => "nginx",
+            Self::Haproxy => "haproxy",
+        }
+    }
+}
+
+/// A started server.
+pub enum Process {
+    Postgres(PostgresServer),
+    Child(ManagedChild),
+}
+
+impl Process {
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        match self {
+            Self::Postgres(server) => server.pid(),
+            Self::Child(child) => child.pid(),
+        }
+    }
+
+    /// How it ended, if it has.
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        match self {
+            Self::Postgres(server) => server.exit_status(),
+            Self::Child(child) => child.exit_status(),
+        }
+    }
+
+    /// Stops it the way its kind likes, waiting up to `grace`.
+    pub fn stop(&self, grace: Duration) {
+        match self {
+            Self::Postgres(server) => server.stop(),
+            Self::Child(child) => {
+                child.stop(Signal::SIGTERM, grace);
+            }
+        }
+    }
+
+    /// Kills it outright, as a crash would.
+    pub fn kill(&self) {
+        match self {
+            Self::Postgres(server) => server.kill(),
+            Self::Child(child) => child.signal(Signal::SIGKILL),
+        }
+    }
+}
+
+/// Finds a server program on `PATH` or in the system folders.
+fn program(name: &str, package: &str) -> anyhow::Result<PathBuf> {
+    let mut folders: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect())
+        .unwrap_or_default();
+    folders.extend(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from));
+    folders
+        .into_iter()
+        .map(|folder| folder.join(name))
+        .find(|candidate| candidate.is_file())
+        .with_context(|| {
+            format!("{name} is not installed: run `sudo apt-get install {package}` (or `make phase-deps`)")
+        })
+}
+
+/// The rendered-config folder.
+fn config_dir(plan: &Plan) -> PathBuf {
+    plan.state_dir.join("config")
+}
+
+/// Log file for `name`.
+pub fn log_file(plan: &Plan, name: &str) -> PathBuf {
+    plan.state_dir.join("logs").join(format!("{name}.log"))
+}
+
+/// Where the stack's PostgreSQL keeps its data and socket.
+pub fn postgres_dir(plan: &Plan) -> anyhow::Result<PathBuf> {
+    usable_location(&plan.state_dir.join("postgres"))
+}
+
+fn postgres_endpoint(plan: &Plan) -> (String, u16) {
+    match &plan.database {
+        DatabasePlacement::SameHost => (String::new(), 5432),
+        DatabasePlacement::OwnHost(address) => (address.ip().to_string(), address.port()),
+    }
+}
+
+/// Starts PostgreSQL with `deploy/postgres/*.conf`, sized for the plan's machine.
+pub async fn start_postgres(plan: &Plan) -> anyhow::Result<PostgresServer> {
+    let binaries = PgBinaries::locate()?;
+    let dir = postgres_dir(plan)?;
+    let (listen, port) = postgres_endpoint(plan);
+    let tuning = Tuning::for_machine(plan.machine, MAX_CONNECTIONS);
+    let socket_dir = dir.join("run");
+    let conf = config_dir(plan).join("postgresql.conf");
+    let hba = config_dir(plan).join("pg_hba.conf");
+    let values = vec![
+        ("LISTEN_ADDRESSES", listen.clone()),
+        ("PORT", port.to_string()),
+        ("SOCKET_DIR", socket_dir.display().to_string()),
+        ("MAX_CONNECTIONS", tuning.max_connections.to_string()),
+        ("SHARED_BUFFERS", tuning.shared_buffers.clone()),
+        ("EFFECTIVE_CACHE_SIZE", tuning.effective_cache_size.clone()),
+        ("MAINTENANCE_WORK_MEM", tuning.maintenance_work_mem.clone()),
+        ("WORK_MEM", tuning.work_mem.clone()),
+        ("WAL_BUFFERS", tuning.wal_buffers.clone()),
+        ("MIN_WAL_SIZE", tuning.min_wal_size.clone()),
+        ("MAX_WAL_SIZE", tuning.max_wal_size.clone()),
+        ("RANDOM_PAGE_COST", tuning.random_page_cost.clone()),
+        (
+            "EFFECTIVE_IO_CONCURRENCY",
+            tuning.effective_io_concurrency.to_string(),
+        ),
+        (
+            "MAX_WORKER_PROCESSES",
+            tuning.max_worker_processes.to_string(),
+        ),
+        (
+            "MAX_PARALLEL_WORKERS",
+            tuning.max_parallel_workers.to_string(),
+        ),
+        (
+            "MAX_PARALLEL_WORKERS_PER_GATHER",
+            tuning.max_parallel_workers_per_gather.to_string(),
+        ),
+        (
+            "MAX_PARALLEL_MAINTENANCE_WORKERS",
+            tuning.max_parallel_maintenance_workers.to_string(),
+        ),
+        // Locally the admin is whoever runs the stack; a real server uses peer.
+        ("ADMIN_AUTH", "trust".to_string()),
+        // On one machine every loopback connection comes from 127.0.0.1,
+        // whichever 127.x address it goes to.
+        ("APP_HOSTS", "127.0.0.1/32".to_string()),
+    ];
+    let deploy = plan.project_dir.join("deploy/postgres");
+    render_file(&deploy.join("postgresql.conf"), &conf, &values)?;
+    render_file(&deploy.join("pg_hba.conf"), &hba, &values)?;
+    // The postgres account reads the rendered files.
+    for file in [&conf, &hba] {
+        std::fs::set_permissions(file, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    }
+    let server = PostgresServer::start(
+        &binaries,
+        ClusterConfig {
+            data_dir: dir.join("data"),
+            socket_dir,
+            port,
+            listen_addresses: listen,
+            superuser: "postgres".to_string(),
+            throwaway: false,
+            settings: vec![
+                ("config_file".to_string(), conf.display().to_string()),
+                ("hba_file".to_string(), hba.display().to_string()),
+            ],
+            log_file: log_file(plan, "postgres"),
+        },
+    )
+    .await?;
+    Ok(server)
+}
+
+/// Creates (or updates) the app's role and database.
+pub async fn provision(server: &PostgresServer, secrets: &Secrets) -> anyhow::Result<()> {
+    let (client, connection) =
+        tokio_postgres::connect(&server.url("postgres"), tokio_postgres::NoTls)
+            .await
+            .context("connecting to the stack's PostgreSQL as its admin")?;
+    let driver = tokio::spawn(connection);
+    // The password is generated alphanumeric text: safe inside quotes.
+    client
+        .batch_execute(&format!(
+            "DO $$ BEGIN
+               IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+                 CREATE ROLE {APP_ROLE} LOGIN;
+               END IF;
+             END $$;
+             ALTER ROLE {APP_ROLE} WITH LOGIN PASSWORD '{}';",
+            secrets.database_password
+        ))
+        .await
+        .context("creating the app's database role")?;
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&DATABASE])
+        .await?
+        .is_some();
+    if !exists {
+        client
+            .batch_execute(&format!("CREATE DATABASE {DATABASE} OWNER {APP_ROLE}"))
+            .await
+            .context("creating the app's database")?;
+    }
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}
+
+/// How the app servers reach the database: the variables a real deployment
+/// would set (`DATABASE_URL` over the socket in phase 1, `DB_*` after).
+pub fn database_env(plan: &Plan, secrets: &Secrets) -> anyhow::Result<Vec<(&'static str, String)>> {
+    Ok(match &plan.database {
+        DatabasePlacement::SameHost => vec![(
+            "DATABASE_URL",
+            format!(
+                "host={} port=5432 dbname={DATABASE} user={APP_ROLE} password={}",
+                postgres_dir(plan)?.join("run").display(),
+                secrets.database_password
+            ),
+        )],
+        DatabasePlacement::OwnHost(address) => vec![
+            ("DB_HOST", address.ip().to_string()),
+            ("DB_PORT", address.port().to_string()),
+            ("DB_NAME", DATABASE.to_string()),
+            ("DB_USER", APP_ROLE.to_string()),
+            ("DB_PASSWORD", secrets.database_password.clone()),
+        ],
+    })
+}
+
+/// The connection string the runner itself uses as the app's role.
+pub fn app_conninfo(plan: &Plan, secrets: &Secrets) -> anyhow::Result<String> {
+    let mut settings = crate::settings::DatabaseSettings {
+        url: secrecy::SecretString::from(String::new()),
+        pool_size: 0,
+        acquire_timeout_ms: 0,
+        connect_timeout_ms: 0,
+        statement_timeout_ms: 0,
+        migrate_on_start: false,
+        embedded_dir: PathBuf::new(),
+    };
+    settings.apply_env(
+        database_env(plan, secrets)?
+            .into_iter()
+            .map(|(key, value)| (key.to_string(), value)),
+    )?;
+    use secrecy::ExposeSecret;
+    Ok(settings.url.expose_secret().to_string())
+}
+
+/// Starts app server `index` of the plan.
+pub fn start_app(plan: &Plan, secrets: &Secrets, index: usize) -> anyhow::Result<ManagedChild> {
+    let app = &plan.apps[index];
+    let mut command = Command::new(&plan.app_binary);
+    command.arg("serve").current_dir(&plan.project_dir);
+    for inherited in [
+        "DATABASE_URL",
+        "DB_HOST",
+        "DB_PORT",
+        "DB_NAME",
+        "DB_USER",
+        "DB_PASSWORD",
+        "RUST_LOG",
+    ] {
+        command.env_remove(inherited);
+    }
+    let servers: Vec<String> = plan
+        .apps
+        .iter()
+        .map(|app| format!("{}={}", app.name, app.address))
+        .collect();
+    let front = if plan.load_balanced() {
+        format!("haproxy {}", plan.front)
+    } else {
+        format!("nginx {}", plan.front)
+    };
+    let static_server = plan
+        .static_server
+        .map(|address| format!("nginx {address}"))
+        .unwrap_or_default();
+    let sessions = match plan.sessions {
+        crate::settings::SessionStoreKind::Memory => "memory",
+        crate::settings::SessionStoreKind::Cookie => "cookie",
+    };
+    let env: Vec<(&str, String)> = vec![
+        ("APP_ENVIRONMENT", "local".into()),
+        (
+            "APP_CONFIG_DIR",
+            plan.project_dir.join("config").display().to_string(),
+        ),
+        ("APP__APPLICATION__HOST", app.address.ip().to_string()),
+        ("APP__APPLICATION__PORT", app.address.port().to_string()),
+        ("APP__APPLICATION__INSTANCE_NAME", app.name.clone()),
+        ("APP__APPLICATION__WORKERS", "0".into()),
+        ("APP__APPLICATION__TRUSTED_PROXIES", "127.0.0.1".into()),
+        (
+            "APP__APPLICATION__STATIC_DIR",
+            plan.project_dir.join("static").display().to_string(),
+        ),
+        ("APP__DATABASE__MIGRATE_ON_START", "false".into()),
+        ("APP__AUTH__JWT_SECRET", secrets.jwt_secret.clone()),
+        ("APP__SESSION__SECRET", secrets.session_secret.clone()),
+        ("APP__SESSION__STORE", sessions.into()),
+        ("APP__ARCHITECTURE__PHASE", plan.phase.to_string()),
+        ("APP__ARCHITECTURE__FRONT", front),
+        ("APP__ARCHITECTURE__APP_SERVERS", servers.join(",")),
+        ("APP__ARCHITECTURE__STATIC_SERVER", static_server),
+    ];
+    command.envs(env);
+    command.envs(database_env(plan, secrets)?);
+    ManagedChild::spawn(
+        command,
+        ChildOptions {
+            name: &app.name,
+            log_file: &log_file(plan, &app.name),
+            run_as: None,
+            on_parent_death: Signal::SIGTERM,
+        },
+    )
+}
+
+/// Starts nginx: the front door (phases 1–2) or the static server (phase 3+).
+pub fn start_nginx(plan: &Plan, kind: Kind) -> anyhow::Result<ManagedChild> {
+    let nginx = program("nginx", "nginx")?;
+    let prefix = plan.state_dir.join("nginx");
+    std::fs::create_dir_all(prefix.join("logs"))?;
+    let (template, listen) = match kind {
+        Kind::StaticNginx => (
+            "static.conf",
+            plan.static_server
+                .context("this phase has no static server")?,
+        ),
+        _ => ("million.conf", plan.front),
+    };
+    let user = if nix::unistd::Uid::effective().is_root() {
+        // Workers must read the project's static/ folder wherever it is checked out.
+        "root".to_string()
+    } else {
+        nix::unistd::User::from_uid(nix::unistd::Uid::effective())
+            .ok()
+            .flatten()
+            .map_or_else(|| "nobody".to_string(), |user| user.name)
+    };
+    let conf = config_dir(plan).join("nginx.conf");
+    let values = vec![
+        ("NGINX_USER", user),
+        ("PID_FILE", prefix.join("nginx.pid").display().to_string()),
+        ("LOG_DIR", plan.state_dir.join("logs").display().to_string()),
+        ("MIME_TYPES", "/etc/nginx/mime.types".to_string()),
+        ("LISTEN", listen.to_string()),
+        (
+            "APP_ADDRESS",
+            plan.apps
+                .first()
+                .map(|app| app.address.to_string())
+                .unwrap_or_default(),
+        ),
+        (
+            "STATIC_ROOT",
+            plan.project_dir.join("static").display().to_string(),
+        ),
+    ];
+    render_file(
+        &plan.project_dir.join("deploy/nginx").join(template),
+        &conf,
+        &values,
+    )?;
+    let mut command = Command::new(nginx);
+    command
+        .arg("-p")
+        .arg(&prefix)
+        .arg("-c")
+        .arg(&conf)
+        .args(["-g", "daemon off;"]);
+    ManagedChild::spawn(
+        command,
+        ChildOptions {
+            name: "nginx",
+            log_file: &log_file(plan, "nginx"),
+            run_as: None,
+            // QUIT is nginx's graceful stop; its workers follow the master.
+            on_parent_death: Signal::SIGQUIT,
+        },
+    )
+}
+
+/// Starts HAProxy over the app servers (phase 3+).
+pub fn start_haproxy(plan: &Plan) -> anyhow::Result<ManagedChild> {
+    let haproxy = program("haproxy", "haproxy")?;
+    if plan.apps.len() != 3 {
+        bail!(
+            "deploy/haproxy/haproxy.cfg lists three app servers; this plan has {}",
+            plan.apps.len()
+        );
+    }
+    let conf = config_dir(plan).join("haproxy.cfg");
+    let mut values = vec![
+        ("LISTEN", plan.front.to_string()),
+        (
+            "STATIC_SERVER",
+            plan.static_server
+                .context("phase 3 needs a static server")?
+                .to_string(),
+        ),
+    ];
+    let names = ["APP_1", "APP_2", "APP_3"];
+    for (name, app) in names.iter().zip(&plan.apps) {
+        values.push((name, app.address.to_string()));
+    }
+    render_file(
+        &plan.project_dir.join("deploy/haproxy/haproxy.cfg"),
+        &conf,
+        &values,
+    )?;
+    let mut command = Command::new(haproxy);
+    command.arg("-f").arg(&conf).arg("-db");
+    ManagedChild::spawn(
+        command,
+        ChildOptions {
+            name: "haproxy",
+            log_file: &log_file(plan, "haproxy"),
+            run_as: None,
+            on_parent_death: Signal::SIGTERM,
+        },
+    )
+}
+
+/// Whether `url` answers 200 within a second.
+pub async fn http_ok(url: &str) -> bool {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .redirect(reqwest::redirect::Policy::none())
+        .build();
+    let Ok(client) = client else {
+        return false;
+    };
+    matches!(client.get(url).send().await, Ok(response) if response.status().is_success())
+}
+
+/// Whether something already listens on `address` (another stack, or `make run`).
+pub fn in_use(address: SocketAddr) -> bool {
+    std::net::TcpListener::bind(address).is_err()
+}
+
+/// The last lines of `log`, for error messages.
+pub fn tail(log: &Path) -> String {
+    crate::process::log_tail(log, 12)
+}

@@ -1,0 +1,118 @@
+//! The map printed once a stack is up: what runs where, where to look, and
+//! how to break it on purpose.
+
+use super::state::StackState;
+
+/// What each kind of component does, for the map.
+fn role(kind: &str, phase: u8) -> &'static str {
+    match (kind, phase >= 3) {
+        ("haproxy", _) => "front door: round-robin over the app servers, health checks",
+        ("nginx", true) => "static files (/static/), behind HAProxy",
+        ("nginx", false) => "front door: serves /static/ itself, proxies the rest",
+        ("app", _) => "million serve",
+        ("postgres", _) => "PostgreSQL",
+        _ => "",
+    }
+}
+
+/// A phase's one-line summary.
+pub fn summary(phase: u8) -> &'static str {
+    match phase {
+        1 => "a single server: nginx, one app server and PostgreSQL on one host",
+        2 => "a separate database host: PostgreSQL on 127.0.2.1 with password authentication",
+        3 => "a load balancer: HAProxy over three stateless app servers",
+        _ => "a custom stack",
+    }
+}
+
+/// The map for `state`.
+pub fn map(state: &StackState) -> String {
+    let mut out = String::new();
+    let phase = state.phase;
+    out.push_str(&format!(
+        "\nPhase {phase} is running: {}.\n\n",
+        summary(phase)
+    ));
+    for component in &state.components {
+        out.push_str(&format!(
+            "  {:<9} {:<22} {}\n",
+            component.name,
+            component.address,
+            role(&component.kind, phase)
+        ));
+    }
+    out.push_str(&format!("\n  Open          {}/\n", state.front_url));
+    out.push_str(&format!(
+        "  Architecture  {}/architecture?refresh=2\n",
+        state.front_url
+    ));
+    if let Some(stats) = &state.stats_url {
+        out.push_str(&format!("  Stats         {stats}\n"));
+    }
+    if let Some(log) = state.components.first().and_then(|c| c.log.parent()) {
+        out.push_str(&format!("  Logs          {}/\n", log.display()));
+    }
+    out.push_str("  Status        make phase-status\n");
+    out.push_str("\nBreak something on purpose:\n");
+    if phase >= 3 {
+        out.push_str(
+            "  make kill-app N=2   app-2 crashes. On the stats page it turns red within ~3 s while\n\
+             \x20                     pages keep coming from app-1 and app-3 (HAProxy retries elsewhere);\n\
+             \x20                     the supervisor restarts it after 10 s and it turns green again.\n\
+             \x20 make stop-app N=2   keeps app-2 down until `make start-app N=2`.\n",
+        );
+        out.push_str(
+            "  SESSIONS=memory make phase3   sessions in each server's memory: sign in, then reload\n\
+             \x20                     /architecture: on the next server you are signed out again.\n",
+        );
+    } else {
+        out.push_str(
+            "  make kill-app N=1   the only app server crashes: nginx answers 502 until the\n\
+             \x20                     supervisor restarts it (10 s). One server is one point of failure.\n",
+        );
+    }
+    out.push_str(
+        "  make kill-db        PostgreSQL crashes: pages answer 503 \"database unavailable\" and\n\
+         \x20                     /readyz fails until it is restarted (10 s); nothing else falls over.\n\
+         \x20 make load           drive traffic through the front door and read requests/s and latency.\n",
+    );
+    if phase == 2 {
+        out.push_str(
+            "  psql -h 127.0.2.1 -U million million   asks for a password: the database is its own host now.\n",
+        );
+    }
+    out.push_str("\nCtrl-C stops everything (`make phase-down` when started with DETACH=1).\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::state::{ComponentState, Status};
+
+    #[test]
+    fn the_phase_3_map_names_the_stats_page_and_the_breakages() {
+        let state = StackState {
+            phase: 3,
+            status: Status::Ready,
+            supervisor_pid: 1,
+            error: None,
+            front_url: "http://127.0.0.1:8080".into(),
+            stats_url: Some("http://127.0.0.1:8080/haproxy?stats".into()),
+            app_database: String::new(),
+            components: vec![ComponentState {
+                name: "haproxy".into(),
+                kind: "haproxy".into(),
+                address: "127.0.0.1:8080".into(),
+                pid: Some(2),
+                log: "/tmp/logs/haproxy.log".into(),
+                health_url: None,
+                condition: "up".into(),
+            }],
+        };
+        let text = map(&state);
+        assert!(text.contains("http://127.0.0.1:8080/haproxy?stats"));
+        assert!(text.contains("make kill-app N=2"));
+        assert!(text.contains("/tmp/logs/"));
+    }
+}

@@ -1,0 +1,465 @@
+//! `million stack`: each phase of the scaling road stood up on this one
+//! machine with real servers — PostgreSQL, the app servers, nginx, HAProxy —
+//! each "host" on its own loopback address, from the configs in `deploy/`.
+//!
+//! [`Stack::up`] renders the configs, starts every component in order and
+//! waits for each to be healthy; [`Stack::supervise`] restarts what crashes
+//! and answers `stop`/`start` requests until asked to stop; [`Stack::down`]
+//! stops everything in reverse order. State (data, rendered configs, logs,
+//! pid files) lives in one folder, `.million/stack` by default.
+
+pub mod cli;
+pub mod components;
+mod map;
+pub mod pgtune;
+pub mod plan;
+pub mod render;
+pub mod secrets;
+pub mod state;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use components::{Kind, Process};
+use plan::Plan;
+use secrets::Secrets;
+use state::{ComponentState, Request, StackState, Status};
+
+pub use map::map;
+
+/// One part of a running stack.
+pub struct Component {
+    pub name: String,
+    pub kind: Kind,
+    /// Where it listens, as shown to people.
+    pub address: String,
+    /// An address answering 200 while it is healthy.
+    pub health_url: Option<String>,
+    /// Which app server, for [`Kind::App`].
+    app_index: Option<usize>,
+    process: Option<Process>,
+    /// Stopped on request: not restarted until asked.
+    held: bool,
+    /// When a crashed component is due to be restarted.
+    restart_at: Option<Instant>,
+}
+
+impl Component {
+    /// The process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(Process::pid)
+    }
+
+    fn condition(&self) -> String {
+        match (&self.process, self.held, self.restart_at) {
+            (Some(_), _, _) => "up".to_string(),
+            (None, true, _) => "stopped".to_string(),
+            (None, false, Some(at)) => format!(
+                "down, restarting in {}s",
+                at.saturating_duration_since(Instant::now()).as_secs()
+            ),
+            (None, false, None) => "down".to_string(),
+        }
+    }
+}
+
+/// A running stack.
+pub struct Stack {
+    pub plan: Plan,
+    secrets: Secrets,
+    components: Vec<Component>,
+    status: Status,
+}
+
+impl Stack {
+    /// Starts every component of `plan`, in order, each once the one before
+    /// is healthy.
+    pub async fn up(plan: Plan) -> anyhow::Result<Self> {
+        for folder in ["logs", "config", "control", "nginx/logs"] {
+            std::fs::create_dir_all(plan.state_dir.join(folder))
+                .with_context(|| format!("creating {}", plan.state_dir.join(folder).display()))?;
+        }
+        let _ = Request::take_all(&plan.state_dir);
+        if let Some(previous) = StackState::load(&plan.state_dir)?
+            && previous.supervisor_alive()
+            && previous.supervisor_pid != std::process::id()
+        {
+            bail!(
+                "a phase {} stack is already running (process {}): stop it with `make phase-down` first",
+                previous.phase,
+                previous.supervisor_pid
+            );
+        }
+        check_addresses_free(&plan)?;
+        let secrets = Secrets::load_or_create(&plan.state_dir)?;
+        let components = layout(&plan);
+        let mut stack = Self {
+            plan,
+            secrets,
+            components,
+            status: Status::Starting,
+        };
+        stack.save_state(None);
+        stack.say(&format!(
+            "Starting phase {} (state, configs and logs in {})",
+            stack.plan.phase,
+            stack.plan.state_dir.display()
+        ));
+        for index in 0..stack.components.len() {
+            if let Err(error) = stack.start_index(index).await {
+                stack.status = Status::Failed;
+                stack.save_state(Some(format!("{error:#}")));
+                stack.stop_all();
+                return Err(error);
+            }
+        }
+        stack.status = Status::Ready;
+        stack.save_state(None);
+        Ok(stack)
+    }
+
+    fn say(&self, line: &str) {
+        if self.plan.verbose {
+            eprintln!("{line}");
+        }
+    }
+
+    fn index_of(&self, name: &str) -> anyhow::Result<usize> {
+        self.components
+            .iter()
+            .position(|component| component.name == name)
+            .with_context(|| {
+                let names: Vec<&str> = self.components.iter().map(|c| c.name.as_str()).collect();
+                format!(
+                    "no component named `{name}` in this stack (there are: {})",
+                    names.join(", ")
+                )
+            })
+    }
+
+    /// Starts component `index` and waits until it is healthy.
+    async fn start_index(&mut self, index: usize) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let (name, address, kind, app_index) = {
+            let component = &self.components[index];
+            (
+                component.name.clone(),
+                component.address.clone(),
+                component.kind,
+                component.app_index,
+            )
+        };
+        self.say(&format!("  {name:<9} {address:<22} starting…"));
+        let log = components::log_file(&self.plan, &name);
+        let process = match kind {
+            Kind::Postgres => {
+                let server = components::start_postgres(&self.plan).await?;
+                components::provision(&server, &self.secrets).await?;
+                let conninfo = components::app_conninfo(&self.plan, &self.secrets)?;
+                crate::db::migrations::run(&conninfo).await?;
+                crate::seed::run(&conninfo, &crate::seed::Plan::demo(), true).await?;
+                Process::Postgres(server)
+            }
+            Kind::App => Process::Child(components::start_app(
+                &self.plan,
+                &self.secrets,
+                app_index.context("an app server without an index")?,
+            )?),
+            Kind::FrontNginx | Kind::StaticNginx => {
+                Process::Child(components::start_nginx(&self.plan, kind)?)
+            }
+            Kind::Haproxy => Process::Child(components::start_haproxy(&self.plan)?),
+        };
+        let health_url = self.components[index].health_url.clone();
+        let deadline = started + self.plan.start_timeout;
+        loop {
+            if let Some(status) = process.exit_status() {
+                bail!(
+                    "{name} exited while starting ({status}); its log {} ends with:\n{}",
+                    log.display(),
+                    components::tail(&log)
+                );
+            }
+            let healthy = match &health_url {
+                Some(url) => components::http_ok(url).await,
+                None => true,
+            };
+            if healthy {
+                break;
+            }
+            if Instant::now() > deadline {
+                process.stop(Duration::from_secs(5));
+                bail!(
+                    "{name} at {address} was not healthy within {}s; see its log {}",
+                    self.plan.start_timeout.as_secs(),
+                    log.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let component = &mut self.components[index];
+        component.process = Some(process);
+        component.held = false;
+        component.restart_at = None;
+        self.say(&format!(
+            "  {name:<9} {address:<22} healthy in {:.1}s",
+            started.elapsed().as_secs_f64()
+        ));
+        self.save_state(None);
+        Ok(())
+    }
+
+    /// Starts the component `name` (after a stop or a crash).
+    pub async fn start(&mut self, name: &str) -> anyhow::Result<()> {
+        let index = self.index_of(name)?;
+        if self.components[index].process.is_some() {
+            return Ok(());
+        }
+        self.start_index(index).await
+    }
+
+    /// Stops the component `name` gracefully and keeps it down.
+    pub fn stop(&mut self, name: &str) -> anyhow::Result<()> {
+        let index = self.index_of(name)?;
+        let component = &mut self.components[index];
+        if let Some(process) = component.process.take() {
+            process.stop(Duration::from_secs(10));
+        }
+        component.held = true;
+        component.restart_at = None;
+        self.say(&format!(
+            "  {name:<9} stopped; `make start-app`/`million stack start {name}` brings it back"
+        ));
+        self.save_state(None);
+        Ok(())
+    }
+
+    /// Kills the component `name` outright, as a crash would.
+    pub fn kill(&mut self, name: &str) -> anyhow::Result<()> {
+        let index = self.index_of(name)?;
+        if let Some(process) = &self.components[index].process {
+            process.kill();
+        }
+        Ok(())
+    }
+
+    /// The components, in start order.
+    pub fn components(&self) -> &[Component] {
+        &self.components
+    }
+
+    /// Notices crashed components and restarts those whose delay is over.
+    pub async fn tend(&mut self) {
+        let mut changed = false;
+        for component in &mut self.components {
+            let exit = component.process.as_ref().and_then(Process::exit_status);
+            if let Some(status) = exit {
+                component.process = None;
+                component.restart_at = Some(Instant::now() + self.plan.restart_delay);
+                changed = true;
+                if self.plan.verbose {
+                    eprintln!(
+                        "  {:<9} exited ({status}); restarting in {}s",
+                        component.name,
+                        self.plan.restart_delay.as_secs()
+                    );
+                }
+            }
+        }
+        for request in Request::take_all(&self.plan.state_dir) {
+            let outcome = match &request {
+                Request::Stop(name) => self.stop(name),
+                Request::Start(name) => self.start(name).await,
+            };
+            if let Err(error) = outcome {
+                self.say(&format!("  request {request:?} failed: {error:#}"));
+            }
+            changed = true;
+        }
+        let due: Vec<usize> = self
+            .components
+            .iter()
+            .enumerate()
+            .filter(|(_, component)| {
+                component.process.is_none()
+                    && !component.held
+                    && component.restart_at.is_some_and(|at| Instant::now() >= at)
+            })
+            .map(|(index, _)| index)
+            .collect();
+        for index in due {
+            if let Err(error) = self.start_index(index).await {
+                self.say(&format!(
+                    "  restart failed: {error:#}; trying again in {}s",
+                    self.plan.restart_delay.as_secs()
+                ));
+                self.components[index].restart_at = Some(Instant::now() + self.plan.restart_delay);
+            }
+            changed = true;
+        }
+        if changed {
+            self.save_state(None);
+        }
+    }
+
+    /// Keeps the stack running — restarting what crashes, answering
+    /// requests — until `shutdown` completes, then stops it.
+    pub async fn supervise(mut self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(Duration::from_millis(250)) => self.tend().await,
+            }
+        }
+        self.down();
+    }
+
+    /// Stops every component, front door first, database last.
+    pub fn down(mut self) {
+        self.status = Status::Stopping;
+        self.save_state(None);
+        self.say("Stopping…");
+        self.stop_all();
+        self.status = Status::Stopped;
+        self.save_state(None);
+        self.say("Stopped. Data stays in the state folder; `make phase-clean` removes it.");
+    }
+
+    fn stop_all(&mut self) {
+        for component in self.components.iter_mut().rev() {
+            if let Some(process) = component.process.take() {
+                process.stop(Duration::from_secs(15));
+            }
+        }
+    }
+
+    /// The state as `status` and the other commands read it.
+    pub fn state(&self, error: Option<String>) -> StackState {
+        StackState {
+            phase: self.plan.phase,
+            status: self.status,
+            supervisor_pid: std::process::id(),
+            error,
+            front_url: format!("http://{}", self.plan.front),
+            stats_url: self
+                .plan
+                .load_balanced()
+                .then(|| format!("http://{}/haproxy?stats", self.plan.front)),
+            app_database: components::app_conninfo(&self.plan, &self.secrets)
+                .map(|conninfo| conninfo.replace(&self.secrets.database_password, "********"))
+                .unwrap_or_default(),
+            components: self
+                .components
+                .iter()
+                .map(|component| ComponentState {
+                    name: component.name.clone(),
+                    kind: component.kind.label().to_string(),
+                    address: component.address.clone(),
+                    pid: component.pid(),
+                    log: components::log_file(&self.plan, &component.name),
+                    health_url: component.health_url.clone(),
+                    condition: component.condition(),
+                })
+                .collect(),
+        }
+    }
+
+    fn save_state(&self, error: Option<String>) {
+        if let Err(failure) = self.state(error).save(&self.plan.state_dir) {
+            self.say(&format!("could not write the state file: {failure:#}"));
+        }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+/// The components of `plan`, in start order.
+fn layout(plan: &Plan) -> Vec<Component> {
+    let component =
+        |name: &str, kind, address: String, health_url: Option<String>, app_index| Component {
+            name: name.to_string(),
+            kind,
+            address,
+            health_url,
+            app_index,
+            process: None,
+            held: false,
+            restart_at: None,
+        };
+    let mut list = vec![component(
+        "postgres",
+        Kind::Postgres,
+        match &plan.database {
+            plan::DatabasePlacement::SameHost => "unix socket".to_string(),
+            plan::DatabasePlacement::OwnHost(address) => address.to_string(),
+        },
+        None,
+        None,
+    )];
+    for (index, app) in plan.apps.iter().enumerate() {
+        list.push(component(
+            &app.name,
+            Kind::App,
+            app.address.to_string(),
+            Some(format!("http://{}/healthz", app.address)),
+            Some(index),
+        ));
+    }
+    if plan.load_balanced() {
+        if let Some(address) = plan.static_server {
+            list.push(component(
+                "nginx",
+                Kind::StaticNginx,
+                address.to_string(),
+                Some(format!("http://{address}/nginx-health")),
+                None,
+            ));
+        }
+        list.push(component(
+            "haproxy",
+            Kind::Haproxy,
+            plan.front.to_string(),
+            Some(format!("http://{}/healthz", plan.front)),
+            None,
+        ));
+    } else {
+        list.push(component(
+            "nginx",
+            Kind::FrontNginx,
+            plan.front.to_string(),
+            Some(format!("http://{}/healthz", plan.front)),
+            None,
+        ));
+    }
+    list
+}
+
+/// Refuses to start when an address the plan needs is taken.
+fn check_addresses_free(plan: &Plan) -> anyhow::Result<()> {
+    let mut addresses = vec![("the front door", plan.front)];
+    addresses.extend(
+        plan.static_server
+            .map(|address| ("the static server", address)),
+    );
+    for app in &plan.apps {
+        addresses.push((app.name.as_str(), app.address));
+    }
+    if let plan::DatabasePlacement::OwnHost(address) = &plan.database {
+        addresses.push(("PostgreSQL", *address));
+    }
+    for (what, address) in addresses {
+        if components::in_use(address) {
+            bail!(
+                "{address} (for {what}) is already in use: is another stack or `make run` running? \
+                 (`make phase-status`, `make phase-down`)"
+            );
+        }
+    }
+    Ok(())
+}

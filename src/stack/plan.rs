@@ -1,0 +1,112 @@
+//! What each phase runs, and where: the addresses of `../shared/PHASES.md`,
+//! each of which can be overridden (the tests use free ports).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::bail;
+
+use crate::settings::SessionStoreKind;
+
+use super::pgtune::Machine;
+
+/// Where the database listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabasePlacement {
+    /// On the app's host, over a unix socket only (phase 1).
+    SameHost,
+    /// On its own host, over TCP with password authentication (phase 2+).
+    OwnHost(SocketAddr),
+}
+
+/// One app server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppServer {
+    pub name: String,
+    pub address: SocketAddr,
+}
+
+/// Everything a phase needs to run on this machine.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub phase: u8,
+    /// The project checkout: `deploy/`, `config/`, `static/`.
+    pub project_dir: PathBuf,
+    /// Data, rendered configs, logs and pid files.
+    pub state_dir: PathBuf,
+    /// The `million` binary the app servers run.
+    pub app_binary: PathBuf,
+    /// The front door (nginx in phases 1–2, HAProxy from phase 3).
+    pub front: SocketAddr,
+    /// nginx serving static files behind HAProxy (phase 3+).
+    pub static_server: Option<SocketAddr>,
+    pub apps: Vec<AppServer>,
+    pub database: DatabasePlacement,
+    /// What PostgreSQL is sized for.
+    pub machine: Machine,
+    /// Where app servers keep browser sessions.
+    pub sessions: SessionStoreKind,
+    /// How long a crashed component stays down before it is restarted.
+    pub restart_delay: Duration,
+    /// How long each component may take to become healthy.
+    pub start_timeout: Duration,
+    /// Print progress lines.
+    pub verbose: bool,
+}
+
+fn address(text: &str) -> SocketAddr {
+    // The literals below are valid socket addresses.
+    text.parse()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+}
+
+impl Plan {
+    /// Phase `phase` at the standard addresses.
+    pub fn standard(phase: u8, project_dir: PathBuf, app_binary: PathBuf) -> anyhow::Result<Self> {
+        let state_dir = project_dir.join(".million").join("stack");
+        let apps = match phase {
+            1 | 2 => vec![AppServer {
+                name: "app-1".into(),
+                address: address("127.0.0.1:8000"),
+            }],
+            3 => (1..=3)
+                .map(|n| AppServer {
+                    name: format!("app-{n}"),
+                    address: address(&format!("127.0.1.{n}:8000")),
+                })
+                .collect(),
+            other => bail!(
+                "phase {other} is not available here yet: `make phase1`, `make phase2` and `make phase3` are"
+            ),
+        };
+        Ok(Self {
+            phase,
+            project_dir,
+            state_dir,
+            app_binary,
+            front: address("127.0.0.1:8080"),
+            static_server: (phase >= 3).then(|| address("127.0.0.1:8081")),
+            apps,
+            database: if phase == 1 {
+                DatabasePlacement::SameHost
+            } else {
+                DatabasePlacement::OwnHost(address("127.0.2.1:5432"))
+            },
+            machine: Machine::this_one(),
+            sessions: if phase >= 3 && crate::tiers::require("stateless-sessions", "").is_ok() {
+                SessionStoreKind::Cookie
+            } else {
+                SessionStoreKind::Memory
+            },
+            restart_delay: Duration::from_secs(10),
+            start_timeout: Duration::from_secs(60),
+            verbose: true,
+        })
+    }
+
+    /// Whether HAProxy is the front door.
+    pub fn load_balanced(&self) -> bool {
+        self.phase >= 3
+    }
+}

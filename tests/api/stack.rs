@@ -1,0 +1,450 @@
+//! The phase stacks, started by the tests themselves on free ports: real
+//! PostgreSQL, nginx and HAProxy processes from the distribution's packages,
+//! and the app servers from this build's `million` binary.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use million::settings::SessionStoreKind;
+use million::stack::Stack;
+use million::stack::pgtune::Machine;
+use million::stack::plan::{AppServer, DatabasePlacement, Plan};
+use reqwest::StatusCode;
+use scraper::{Html, Selector};
+
+fn free_address(ip: [u8; 4]) -> SocketAddr {
+    let ip = IpAddr::from(ip);
+    let port = std::net::TcpListener::bind((ip, 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port");
+    SocketAddr::new(ip, port)
+}
+
+/// Phase `phase` on free ports, with its state in a temporary folder.
+fn test_plan(phase: u8) -> (Plan, tempfile::TempDir) {
+    let state = tempfile::Builder::new()
+        .prefix("million-stack-")
+        .tempdir()
+        .unwrap();
+    // As root, PostgreSQL runs as another account that must enter the folder.
+    std::fs::set_permissions(
+        state.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let apps = match phase {
+        3 => (1..=3)
+            .map(|n| AppServer {
+                name: format!("app-{n}"),
+                address: free_address([127, 0, 1, n]),
+            })
+            .collect(),
+        _ => vec![AppServer {
+            name: "app-1".into(),
+            address: free_address([127, 0, 0, 1]),
+        }],
+    };
+    let plan = Plan {
+        phase,
+        project_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        state_dir: state.path().to_path_buf(),
+        app_binary: PathBuf::from(env!("CARGO_BIN_EXE_million")),
+        front: free_address([127, 0, 0, 1]),
+        static_server: (phase >= 3).then(|| free_address([127, 0, 0, 1])),
+        apps,
+        database: if phase == 1 {
+            DatabasePlacement::SameHost
+        } else {
+            DatabasePlacement::OwnHost(free_address([127, 0, 2, 1]))
+        },
+        machine: Machine {
+            memory_bytes: 512 << 20,
+            cores: 2,
+        },
+        sessions: SessionStoreKind::Memory,
+        restart_delay: Duration::from_secs(3600),
+        start_timeout: Duration::from_secs(90),
+        verbose: false,
+    };
+    (plan, state)
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn served_by(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("x-served-by")
+        .map(|value| value.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+fn text_of(html: &str, selector: &str) -> String {
+    let document = Html::parse_document(html);
+    let selector = Selector::parse(selector).unwrap();
+    document
+        .select(&selector)
+        .next()
+        .map(|element| element.text().collect::<String>().trim().to_string())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn phase_1_serves_pages_through_nginx_and_static_files_for_30_days() {
+    let (plan, _state) = test_plan(1);
+    let front = format!("http://{}", plan.front);
+    let stack = Stack::up(plan).await.unwrap();
+    let client = client();
+
+    let page = client.get(format!("{front}/")).send().await.unwrap();
+    let page_server = served_by(&page);
+    let page_status = page.status();
+    let page_html = page.text().await.unwrap();
+    let style = client
+        .get(format!("{front}/static/css/site.css"))
+        .send()
+        .await
+        .unwrap();
+    let architecture = client
+        .get(format!("{front}/architecture"))
+        .header("X-Forwarded-For", "6.6.6.6")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    assert_eq!(page_status, StatusCode::OK);
+    assert_eq!(page_server, "app-1");
+    assert!(
+        page_html.contains("class=\"preview\""),
+        "the demo data is there"
+    );
+    assert_eq!(style.status(), StatusCode::OK);
+    assert_eq!(style.headers()["cache-control"], "max-age=2592000");
+    assert!(style.headers().contains_key("expires"));
+    assert!(
+        !style.headers().contains_key("x-served-by"),
+        "nginx served it, not the app"
+    );
+    assert_eq!(text_of(&architecture, ".phase-badge"), "Phase 1");
+    assert_eq!(text_of(&architecture, ".fact-proxy"), "127.0.0.1");
+    assert_eq!(
+        text_of(&architecture, ".fact-client"),
+        "127.0.0.1",
+        "a forged X-Forwarded-For is not believed"
+    );
+    assert_eq!(
+        text_of(&architecture, ".fact-database"),
+        "unix socket, same host"
+    );
+    stack.down();
+}
+
+#[tokio::test]
+async fn phase_2_reaches_a_tuned_database_over_tcp_with_a_password() {
+    let (plan, state) = test_plan(2);
+    let DatabasePlacement::OwnHost(database) = plan.database.clone() else {
+        unreachable!("phase 2 has its own database host")
+    };
+    let front = format!("http://{}", plan.front);
+    let stack = Stack::up(plan).await.unwrap();
+    let secrets = million::stack::secrets::Secrets::load_or_create(state.path()).unwrap();
+    let base = format!(
+        "host={} port={} dbname=million",
+        database.ip(),
+        database.port()
+    );
+
+    let without_password =
+        tokio_postgres::connect(&format!("{base} user=million"), tokio_postgres::NoTls).await;
+    let as_admin =
+        tokio_postgres::connect(&format!("{base} user=postgres"), tokio_postgres::NoTls).await;
+    let (client, connection) = tokio_postgres::connect(
+        &format!("{base} user=million password={}", secrets.database_password),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let show = async |name: &str| -> String {
+        client
+            .query_one(&format!("SHOW {name}"), &[])
+            .await
+            .unwrap()
+            .get(0)
+    };
+
+    assert!(without_password.is_err(), "a password is required");
+    assert!(
+        as_admin.is_err(),
+        "the admin may not connect over the network"
+    );
+    assert_eq!(show("shared_buffers").await, "128MB", "a quarter of 512 MB");
+    assert_eq!(show("effective_cache_size").await, "384MB");
+    assert_eq!(show("maintenance_work_mem").await, "32MB");
+    assert_eq!(show("random_page_cost").await, "1.1");
+    assert_eq!(show("password_encryption").await, "scram-sha-256");
+    let page = reqwest::get(format!("{front}/architecture"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text_of(&page, ".fact-database"), database.to_string());
+    stack.down();
+}
+
+/// HAProxy's view of `server` in the `app` backend: UP, DOWN, …
+async fn haproxy_status(front: &str, server: &str) -> String {
+    let csv = reqwest::get(format!("{front}/haproxy?stats;csv"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap()
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let status = header
+        .iter()
+        .position(|column| *column == "status")
+        .unwrap();
+    lines
+        .map(|line| line.split(',').collect::<Vec<_>>())
+        .find(|fields| fields[0] == "app" && fields[1] == server)
+        .map(|fields| fields[status].to_string())
+        .unwrap_or_default()
+}
+
+async fn wait_for_status(front: &str, server: &str, wanted: &str) {
+    let started = Instant::now();
+    loop {
+        let status = haproxy_status(front, server).await;
+        if status.starts_with(wanted) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "HAProxy did not mark {server} {wanted} (it says {status})"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn phase_3_rotates_survives_a_dead_server_and_takes_it_back() {
+    let (plan, _state) = test_plan(3);
+    let front = format!("http://{}", plan.front);
+    let mut stack = Stack::up(plan).await.unwrap();
+    let client = client();
+
+    // Round-robin: three requests, three servers.
+    let mut servers = HashSet::new();
+    for _ in 0..3 {
+        servers.insert(served_by(
+            &client
+                .get(format!("{front}/api/tags"))
+                .send()
+                .await
+                .unwrap(),
+        ));
+    }
+    assert_eq!(
+        servers,
+        HashSet::from(["app-1".into(), "app-2".into(), "app-3".into()])
+    );
+
+    // A stream of requests from four clients while app-2 dies.
+    let streams: Vec<_> = (0..4)
+        .map(|_| {
+            let front = front.clone();
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let mut outcomes = Vec::new();
+                let started = Instant::now();
+                while started.elapsed() < Duration::from_secs(8) {
+                    let outcome = client
+                        .get(format!("{front}/api/articles?limit=5"))
+                        .send()
+                        .await;
+                    outcomes.push(
+                        outcome
+                            .map(|response| response.status())
+                            .map_err(|error| error.to_string()),
+                    );
+                }
+                outcomes
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stack.kill("app-2").unwrap();
+    wait_for_status(&front, "app-2", "DOWN").await;
+    let mut outcomes = Vec::new();
+    for stream in streams {
+        outcomes.extend(stream.await.unwrap());
+    }
+    let failures: Vec<_> = outcomes
+        .iter()
+        .filter(|outcome| !matches!(outcome, Ok(StatusCode::OK)))
+        .collect();
+    assert!(
+        outcomes.len() > 40,
+        "the stream kept going ({} requests)",
+        outcomes.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} requests failed: {:?}",
+        failures.len(),
+        outcomes.len(),
+        &failures[..failures.len().min(5)]
+    );
+
+    // While it is down, nothing is sent its way.
+    for _ in 0..6 {
+        let response = client
+            .get(format!("{front}/api/tags"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_ne!(served_by(&response), "app-2");
+    }
+
+    // Restarted, it is checked back in and gets its turn again.
+    stack.tend().await;
+    stack.start("app-2").await.unwrap();
+    wait_for_status(&front, "app-2", "UP").await;
+    let mut servers = HashSet::new();
+    for _ in 0..6 {
+        servers.insert(served_by(
+            &client
+                .get(format!("{front}/api/tags"))
+                .send()
+                .await
+                .unwrap(),
+        ));
+    }
+    assert!(servers.contains("app-2"), "{servers:?}");
+    stack.down();
+}
+
+/// Signs in through the front door and reports, for six page loads, whether
+/// the nav bar still shows the user.
+async fn signed_in_on_each_load(front: &str) -> Vec<(String, bool)> {
+    let browser = client();
+    let login = browser
+        .get(format!("{front}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let document = Html::parse_document(&login);
+    let token = document
+        .select(&Selector::parse("input[name=csrf_token]").unwrap())
+        .next()
+        .and_then(|input| input.value().attr("value"))
+        .unwrap()
+        .to_string();
+    // The form may land on another server than the one that rendered it:
+    // with memory sessions, that server does not know the token.
+    let mut signed_in = false;
+    for _ in 0..6 {
+        let response = browser
+            .post(format!("{front}/login"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("email", "demo@example.com"),
+                ("password", "password"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        if response.status() == StatusCode::SEE_OTHER {
+            signed_in = true;
+            break;
+        }
+    }
+    assert!(
+        signed_in,
+        "signing in worked on the server that knew the session"
+    );
+    let mut loads = Vec::new();
+    for _ in 0..6 {
+        let response = browser.get(format!("{front}/")).send().await.unwrap();
+        let server = served_by(&response);
+        let html = response.text().await.unwrap();
+        loads.push((server, text_of(&html, ".nav-user") == "demo"));
+    }
+    loads
+}
+
+#[tokio::test]
+async fn phase_3_with_memory_sessions_forgets_users_on_the_next_server() {
+    let (plan, _state) = test_plan(3);
+    let front = format!("http://{}", plan.front);
+    let stack = Stack::up(plan).await.unwrap();
+
+    let loads = signed_in_on_each_load(&front).await;
+
+    let servers: HashSet<&String> = loads.iter().map(|(server, _)| server).collect();
+    assert_eq!(servers.len(), 3, "{loads:?}");
+    assert!(loads.iter().any(|(_, signed_in)| *signed_in), "{loads:?}");
+    assert!(
+        loads.iter().any(|(_, signed_in)| !*signed_in),
+        "another server does not know the session: {loads:?}"
+    );
+    stack.down();
+}
+
+#[cfg(feature = "stateless-sessions")]
+#[tokio::test]
+async fn phase_3_with_cookie_sessions_keeps_users_signed_in_everywhere() {
+    let (mut plan, _state) = test_plan(3);
+    plan.sessions = SessionStoreKind::Cookie;
+    let front = format!("http://{}", plan.front);
+    let stack = Stack::up(plan).await.unwrap();
+
+    let loads = signed_in_on_each_load(&front).await;
+
+    let servers: HashSet<&String> = loads.iter().map(|(server, _)| server).collect();
+    assert_eq!(servers.len(), 3, "{loads:?}");
+    assert!(loads.iter().all(|(_, signed_in)| *signed_in), "{loads:?}");
+    let architecture = reqwest::get(format!("{front}/architecture"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text_of(&architecture, ".fact-sessions"), "encrypted cookie");
+    stack.down();
+}
+
+#[tokio::test]
+async fn a_taken_address_is_refused_with_its_name() {
+    let (plan, _state) = test_plan(1);
+    let _squatter = std::net::TcpListener::bind(plan.front).unwrap();
+
+    let error = Stack::up(plan.clone()).await.err().unwrap().to_string();
+
+    assert!(error.contains(&plan.front.to_string()), "{error}");
+    assert!(error.contains("already in use"), "{error}");
+}
