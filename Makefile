@@ -107,8 +107,13 @@ start-app: ## Start app server N again
 kill-db: ## Crash PostgreSQL; the supervisor restarts it after 10 s
 	@$(RELEASE_BIN) stack kill postgres
 
+.PHONY: load-deps
+load-deps:
+	@scripts/ensure-packages wrk
+	@command -v oha >/dev/null || test -x "$$HOME/.cargo/bin/oha" || { echo "Installing oha, the fixed-rate load tool (once, a few minutes)…"; $(CARGO) install oha --locked; }
+
 .PHONY: load
-load: build ## Drive traffic through the running phase's front door; prints requests/s, p50/p99, errors
+load: build load-deps ## Drive traffic through the running phase's front door (DURATION=20); requests/s, p50/p99, errors
 	$(RELEASE_BIN) load $(if $(DURATION),--duration $(DURATION),)
 
 .PHONY: lint

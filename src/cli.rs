@@ -43,6 +43,9 @@ pub enum Command {
     },
     /// Print the effective configuration, secrets masked.
     Config,
+    /// Drive traffic through the running phase's front door and report
+    /// requests/s, p50/p99 latency and errors.
+    Load(crate::load::LoadArgs),
     /// Stand up a phase of the scaling road on this machine, and manage it.
     Stack {
         #[command(subcommand)]
@@ -58,6 +61,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             format: crate::settings::LogFormat::Pretty,
         });
         return crate::stack::cli::run(command).await;
+    }
+    if let Command::Load(args) = cli.command {
+        return crate::load::run(args).await;
     }
     let mut settings = Settings::load()?;
     telemetry::init(&settings.log);
@@ -90,7 +96,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
-        Command::Stack { .. } => Ok(()),
+        Command::Stack { .. } | Command::Load(_) => Ok(()),
         Command::Serve { demo } => {
             with_database(&mut settings, async |settings| {
                 let application = Application::build(settings.clone()).await?;

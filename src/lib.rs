@@ -10,6 +10,7 @@ pub mod content;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod load;
 pub mod models;
 pub mod process;
 pub mod routes;

@@ -11,7 +11,13 @@ use super::Environment;
 use super::redacted::masked;
 
 /// Marks the development secrets shipped in `config/local.toml`.
-pub(super) const DEVELOPMENT_MARKER: &str = "local-development";
+const DEVELOPMENT_MARKER: &str = "local-development";
+
+/// Whether `secret` is one of the examples shipped with the project
+/// (`config/local.toml`, `deploy/app/million.env`) rather than a real one.
+pub(super) fn is_placeholder(secret: &str) -> bool {
+    secret.contains(DEVELOPMENT_MARKER) || secret.contains("change-me")
+}
 
 /// How API tokens are signed and passwords hashed.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -48,9 +54,9 @@ impl AuthSettings {
                  (for example to the output of `openssl rand -hex 32`)"
             );
         }
-        if environment == Environment::Production && secret.contains(DEVELOPMENT_MARKER) {
+        if environment == Environment::Production && is_placeholder(secret) {
             bail!(
-                "auth.jwt_secret is the development value: set APP__AUTH__JWT_SECRET \
+                "auth.jwt_secret is an example value: set APP__AUTH__JWT_SECRET \
                  to a secret of your own in production"
             );
         }

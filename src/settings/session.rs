@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::Environment;
-use super::auth::DEVELOPMENT_MARKER;
+use super::auth::is_placeholder;
 use super::redacted::masked;
 
 /// Where session state lives.
@@ -52,9 +52,9 @@ impl SessionSettings {
                  (for example to the output of `openssl rand -hex 32`)"
             );
         }
-        if environment == Environment::Production && secret.contains(DEVELOPMENT_MARKER) {
+        if environment == Environment::Production && is_placeholder(secret) {
             bail!(
-                "session.secret is the development value: set APP__SESSION__SECRET \
+                "session.secret is an example value: set APP__SESSION__SECRET \
                  to a secret of your own in production"
             );
         }

@@ -249,8 +249,8 @@ async fn status(project: &Path) -> anyhow::Result<()> {
         state.supervisor_pid
     );
     println!(
-        "  {:<9} {:<22} {:>8}  {:<28} {}",
-        "NAME", "ADDRESS", "PID", "STATE", "HEALTH"
+        "  {:<9} {:<22} {:>8}  {:<28} HEALTH",
+        "NAME", "ADDRESS", "PID", "STATE"
     );
     for component in &state.components {
         let alive = component.pid.is_some_and(process_alive);

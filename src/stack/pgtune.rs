@@ -56,9 +56,9 @@ const GIB: u64 = 1024 * MIB;
 
 /// Formats bytes the way `postgresql.conf` takes them, in whole kB, MB or GB.
 pub fn size(bytes: u64) -> String {
-    if bytes >= GIB && bytes % GIB == 0 {
+    if bytes >= GIB && bytes.is_multiple_of(GIB) {
         format!("{}GB", bytes / GIB)
-    } else if bytes >= MIB && bytes % MIB == 0 {
+    } else if bytes >= MIB && bytes.is_multiple_of(MIB) {
         format!("{}MB", bytes / MIB)
     } else {
         format!("{}kB", (bytes / KIB).max(64))
