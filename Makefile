@@ -18,8 +18,8 @@ deps: ## Install the system packages the app needs (PostgreSQL)
 	@scripts/ensure-packages postgresql
 
 .PHONY: test-deps
-test-deps: deps ## Install the system packages the tests need (Chromium, chromedriver, nginx, HAProxy)
-	@scripts/ensure-packages chromium chromium-driver nginx haproxy
+test-deps: deps ## Install the system packages the tests need (Chromium, chromedriver, nginx, HAProxy, Redis)
+	@scripts/ensure-packages chromium chromium-driver nginx haproxy redis-server
 
 .PHONY: build
 build: deps ## Build the release binary
@@ -30,9 +30,9 @@ run: build ## Run the site on http://127.0.0.1:8000 (own PostgreSQL in .million/
 	$(RELEASE_BIN) serve --demo
 
 .PHONY: test
-test: test-deps ## Run every test, in the default build and with stateless-sessions
+test: test-deps ## Run every test, in the default build and with every tier built in
 	$(CARGO) test
-	$(CARGO) test --features stateless-sessions
+	$(CARGO) test --all-features
 
 .PHONY: seed
 seed: build ## Load SEED_USERS users and SEED_ARTICLES articles (default 100k / 200k)
@@ -48,20 +48,20 @@ config: build ## Print the effective configuration (secrets masked)
 
 # --- The phases: each architecture stood up on this machine ------------------
 
-STATELESS_TARGET := $(TARGET_DIR)/stateless
-STATELESS_BIN := $(STATELESS_TARGET)/release/million
+TIERS_TARGET := $(TARGET_DIR)/tiers
+TIERS_BIN := $(TIERS_TARGET)/release/million
 DETACH_FLAG := $(if $(DETACH),--detach,)
 SESSIONS_FLAG := $(if $(SESSIONS),--sessions $(SESSIONS),)
 PG_MEMORY_FLAG := $(if $(PG_MEMORY),--pg-memory $(PG_MEMORY),)
 N ?= 2
 
 .PHONY: phase-deps
-phase-deps: deps ## Install nginx, HAProxy and wrk for the phases
-	@scripts/ensure-packages nginx haproxy wrk
+phase-deps: deps ## Install nginx, HAProxy, Redis and wrk for the phases
+	@scripts/ensure-packages nginx haproxy redis-server wrk
 
-.PHONY: build-stateless
-build-stateless: deps
-	$(CARGO) build --release --features stateless-sessions --target-dir $(STATELESS_TARGET)
+.PHONY: build-tiers
+build-tiers: deps ## Build the binary with every tier (stateless-sessions, cache) for phases 3+
+	$(CARGO) build --release --features stateless-sessions,cache --target-dir $(TIERS_TARGET)
 
 .PHONY: phase1
 phase1: build phase-deps ## Phase 1: nginx + app + PostgreSQL on one server (DETACH=1 for background)
@@ -72,8 +72,12 @@ phase2: build phase-deps ## Phase 2: PostgreSQL on its own host (127.0.2.1), pas
 	$(RELEASE_BIN) stack up 2 $(DETACH_FLAG) $(PG_MEMORY_FLAG)
 
 .PHONY: phase3
-phase3: build-stateless phase-deps ## Phase 3: HAProxy over three stateless app servers (SESSIONS=memory to see why not)
-	$(STATELESS_BIN) stack up 3 $(DETACH_FLAG) $(SESSIONS_FLAG) $(PG_MEMORY_FLAG)
+phase3: build-tiers phase-deps ## Phase 3: HAProxy over three stateless app servers (SESSIONS=memory to see why not)
+	$(TIERS_BIN) stack up 3 $(DETACH_FLAG) $(SESSIONS_FLAG) $(PG_MEMORY_FLAG)
+
+.PHONY: phase4
+phase4: build-tiers phase-deps ## Phase 4: phase 3 plus a Redis cache tier (127.0.3.1:6379)
+	$(TIERS_BIN) stack up 4 $(DETACH_FLAG) $(SESSIONS_FLAG) $(PG_MEMORY_FLAG)
 
 .PHONY: phase-status
 phase-status: ## What runs where, and whether it is healthy
@@ -102,6 +106,14 @@ stop-app: ## Stop app server N and keep it down
 .PHONY: start-app
 start-app: ## Start app server N again
 	@$(RELEASE_BIN) stack start app-$(N)
+
+.PHONY: stop-redis
+stop-redis: ## Stop the cache tier (phase 4): the site stays up with X-Cache: bypass
+	@$(RELEASE_BIN) stack stop redis
+
+.PHONY: start-redis
+start-redis: ## Start the cache tier again
+	@$(RELEASE_BIN) stack start redis
 
 .PHONY: kill-db
 kill-db: ## Crash PostgreSQL; the supervisor restarts it after 10 s

@@ -13,6 +13,7 @@ pub mod error;
 pub mod load;
 pub mod models;
 pub mod process;
+pub mod report;
 pub mod routes;
 pub mod schema;
 pub mod seed;

@@ -25,10 +25,11 @@ use crate::auth::password::Passwords;
 use crate::auth::session::{self, SessionBackend};
 use crate::auth::token::Tokens;
 use crate::db::{self, Db};
-use crate::routes;
 use crate::settings::{ApplicationSettings, DatabaseTarget, Settings};
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
+use crate::tiers::cache::Cache;
+use crate::{report, routes};
 
 /// A bound, configured server, ready to run.
 pub struct Application {
@@ -78,6 +79,8 @@ impl Application {
             sessions: SessionBackend::new(&settings.session)?,
             trusted_proxies: settings.application.trusted_proxies.clone().into(),
             architecture: Arc::new(settings.architecture.clone()),
+            cache: Cache::new(&settings.cache)?,
+            cache_settings: Arc::new(settings.cache.clone()),
         };
         let server = server(listener, state, &settings)?;
         Ok(Self {
@@ -137,11 +140,12 @@ fn server(listener: TcpListener, state: AppState, settings: &Settings) -> anyhow
                     .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
                     .add((header::REFERRER_POLICY, "strict-origin-when-cross-origin")),
             )
-            .wrap(from_fn(query_count_header))
+            .wrap(from_fn(report_headers))
             .wrap(NormalizePath::new(TrailingSlash::Trim))
             .wrap(TracingLogger::<RequestSpan>::new())
             .app_data(state.clone())
             .configure(routes::health::config)
+            .configure(routes::metrics::config)
             .service(
                 web::scope("/api")
                     .wrap(cors(&cors_origins))
@@ -182,17 +186,25 @@ fn server(listener: TcpListener, state: AppState, settings: &Settings) -> anyhow
     Ok(server)
 }
 
-/// Says in `X-Db-Queries` how many database queries the request made.
-async fn query_count_header(
+/// Says in `X-Db-Queries` how many database queries the request made, and in
+/// `X-Cache` whether the cache answered it (when it asked the cache at all).
+async fn report_headers(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let (response, queries) = db::instrumentation::count_queries(next.call(request)).await;
+    let (response, summary) = report::collect(next.call(request)).await;
     let mut response = response?;
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         header::HeaderName::from_static("x-db-queries"),
-        HeaderValue::from(queries),
+        HeaderValue::from(summary.queries),
     );
+    if let Some(outcome) = summary.cache {
+        headers.insert(
+            header::HeaderName::from_static("x-cache"),
+            HeaderValue::from_static(outcome.as_str()),
+        );
+    }
     Ok(response)
 }
 

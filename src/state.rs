@@ -7,7 +7,8 @@ use crate::auth::password::Passwords;
 use crate::auth::session::SessionBackend;
 use crate::auth::token::Tokens;
 use crate::db::Db;
-use crate::settings::ArchitectureSettings;
+use crate::settings::{ArchitectureSettings, CacheSettings};
+use crate::tiers::cache::Cache;
 
 /// Shared, cheaply cloned application state.
 #[derive(Clone)]
@@ -26,4 +27,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<[IpAddr]>,
     /// The topology this server is part of, for the architecture page.
     pub architecture: Arc<ArchitectureSettings>,
+    /// The cache tier (a no-op unless built with `cache` and configured).
+    pub cache: Cache,
+    /// How long each kind of cache entry lives.
+    pub cache_settings: Arc<CacheSettings>,
 }

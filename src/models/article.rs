@@ -24,7 +24,7 @@ pub struct Article {
 }
 
 /// An article as lists show it: everything but the body.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = articles, check_for_backend(Pg))]
 pub struct ArticleSummary {
     pub id: i64,
@@ -178,6 +178,15 @@ impl Article {
             .limit(limit)
             .offset(offset)
             .select(ArticleSummary::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// The slugs of every article by `author`.
+    pub async fn slugs_by_author(conn: &mut Conn, author: i64) -> QueryResult<Vec<(i64, String)>> {
+        articles::table
+            .filter(articles::author_id.eq(author))
+            .select((articles::id, articles::slug))
             .load(conn)
             .await
     }

@@ -52,6 +52,16 @@ impl Comment {
             .optional()
     }
 
+    /// The articles `author` has commented on.
+    pub async fn article_ids_by_author(conn: &mut Conn, author: i64) -> QueryResult<Vec<i64>> {
+        comments::table
+            .filter(comments::author_id.eq(author))
+            .select(comments::article_id)
+            .distinct()
+            .load(conn)
+            .await
+    }
+
     /// Creates a comment.
     pub async fn create(conn: &mut Conn, new: NewComment<'_>) -> QueryResult<Comment> {
         diesel::insert_into(comments::table)

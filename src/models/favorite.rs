@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::Conn;
-use crate::schema::favorites;
+use crate::schema::{articles, favorites};
 
 /// A user's favorite article.
 pub struct Favorite;
@@ -31,6 +31,16 @@ impl Favorite {
             .execute(conn)
             .await?;
         Ok(())
+    }
+
+    /// The slugs of the articles `user` has favorited.
+    pub async fn slugs_favorited_by(conn: &mut Conn, user: i64) -> QueryResult<Vec<String>> {
+        favorites::table
+            .inner_join(articles::table)
+            .filter(favorites::user_id.eq(user))
+            .select(articles::slug)
+            .load(conn)
+            .await
     }
 
     /// Which of `articles` `user` has favorited.

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::Conn;
-use crate::schema::follows;
+use crate::schema::{follows, users};
 
 /// A follow relationship.
 pub struct Follow;
@@ -49,6 +49,23 @@ impl Follow {
             .load(conn)
             .await?;
         Ok(ids.into_iter().collect())
+    }
+
+    /// The usernames of everyone `user` follows or is followed by.
+    pub async fn related_usernames(conn: &mut Conn, user: i64) -> QueryResult<Vec<String>> {
+        let followees: Vec<String> = follows::table
+            .inner_join(users::table.on(users::id.eq(follows::followee_id)))
+            .filter(follows::follower_id.eq(user))
+            .select(users::username)
+            .load(conn)
+            .await?;
+        let followers: Vec<String> = follows::table
+            .inner_join(users::table.on(users::id.eq(follows::follower_id)))
+            .filter(follows::followee_id.eq(user))
+            .select(users::username)
+            .load(conn)
+            .await?;
+        Ok(followees.into_iter().chain(followers).collect())
     }
 
     /// How many follow `user` and how many `user` follows.

@@ -3,4 +3,5 @@
 
 pub mod api;
 pub mod health;
+pub mod metrics;
 pub mod web;

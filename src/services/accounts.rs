@@ -6,8 +6,12 @@ use crate::domain::FieldErrors;
 use crate::domain::account::{EmailAddress, Password, Username};
 use crate::domain::profile::{Bio, DisplayName, ImageUrl};
 use crate::error::AppError;
-use crate::models::{Conn, NewUser, User, UserChanges, unique_violation};
+use crate::models::{
+    Article, Comment, Conn, Favorite, Follow, NewUser, User, UserChanges, unique_violation,
+};
+use crate::services::cached;
 use crate::state::AppState;
+use crate::tiers::cache::Invalidation;
 
 /// What someone signing up typed.
 #[derive(Debug, Clone, Copy)]
@@ -42,7 +46,16 @@ pub async fn register(state: &AppState, input: Registration<'_>) -> Result<User,
         email: email.as_str(),
         password_hash: &password_hash,
     };
-    User::create(&mut conn, new).await.map_err(taken_error)
+    let user = User::create(&mut conn, new).await.map_err(taken_error)?;
+    // "No such profile" may be cached for this name.
+    state
+        .cache
+        .invalidate(Invalidation {
+            keys: vec![cached::profile(&user.username)],
+            generations: Vec::new(),
+        })
+        .await;
+    Ok(user)
 }
 
 /// Signs in with an email and password. Which of the two was wrong is not said.
@@ -147,9 +160,32 @@ pub async fn update(
         image: image.map(ImageUrl::into_inner),
     };
     let mut conn = state.db.write().await?;
-    User::update(&mut conn, user.id, changes)
+    let saved = User::update(&mut conn, user.id, changes)
         .await
-        .map_err(taken_error)
+        .map_err(taken_error)?;
+    // Their name, bio and avatar appear in their profile and, as the author,
+    // in their articles, their comment threads and the article lists.
+    let mut forget = authored_entries(&mut conn, user.id).await?;
+    forget.keys.push(cached::profile(&user.username));
+    forget.keys.push(cached::profile(&saved.username));
+    state.cache.invalidate(forget).await;
+    Ok(saved)
+}
+
+/// Every cached entry that shows `user` as an author.
+async fn authored_entries(conn: &mut Conn, user: i64) -> Result<Invalidation, AppError> {
+    let mut keys = Vec::new();
+    for (id, slug) in Article::slugs_by_author(conn, user).await? {
+        keys.push(cached::article(&slug));
+        keys.push(cached::comments(id));
+    }
+    for article in Comment::article_ids_by_author(conn, user).await? {
+        keys.push(cached::comments(article));
+    }
+    Ok(Invalidation {
+        keys,
+        generations: vec![cached::LIST_GENERATION.to_string()],
+    })
 }
 
 /// Deletes `user` after checking their password; their articles, comments,
@@ -171,7 +207,19 @@ pub async fn delete(state: &AppState, user: &User, password: &str) -> Result<(),
         ));
     }
     let mut conn = state.db.write().await?;
+    // What the deletion will change, gathered while it still exists: their
+    // entries, the counts of whom they followed and of what they favorited.
+    let mut forget = authored_entries(&mut conn, user.id).await?;
+    forget.keys.push(cached::profile(&user.username));
+    for username in Follow::related_usernames(&mut conn, user.id).await? {
+        forget.keys.push(cached::profile(&username));
+    }
+    for slug in Favorite::slugs_favorited_by(&mut conn, user.id).await? {
+        forget.keys.push(cached::article(&slug));
+    }
+    forget.keys.extend(cached::TAG_LIST_SIZES.map(cached::tags));
     User::delete(&mut conn, user.id).await?;
+    state.cache.invalidate(forget).await;
     Ok(())
 }
 

@@ -1,10 +1,6 @@
-//! Articles: lists and feeds, reading, writing, favorites, tags.
-//!
-//! A list costs a constant number of queries whatever its length: the page,
-//! the count, the authors, the tags, and for a signed-in viewer their
-//! favorites and follows among those articles and authors.
-
-use std::collections::{HashMap, HashSet};
+//! Writing articles: publishing, revising, deleting, favorites. Each write
+//! tells the cache what it changed once it has committed. Reading is in
+//! `article_reads`.
 
 use diesel_async::AsyncConnection;
 use rand::RngExt;
@@ -13,15 +9,15 @@ use crate::domain::FieldErrors;
 use crate::domain::article::{Body, Description, Slug, TagList, Title};
 use crate::error::AppError;
 use crate::models::{
-    Article, ArticleChanges, ArticleFilter, ArticleSummary, Conn, Favorite, Follow, NewArticle,
-    Tag, User, unique_violation,
+    Article, ArticleChanges, Conn, Favorite, NewArticle, Tag, User, unique_violation,
 };
 use crate::state::AppState;
 
-use super::{ArticlePage, ArticleView, ProfileView};
+use super::ArticleView;
+use super::article_reads::{personalize, with_body};
+use super::cached;
 
-/// How many tags the "popular tags" lists show.
-pub const POPULAR_TAGS: i64 = 20;
+pub use super::article_reads::{POPULAR_TAGS, all_tags, list, popular_tags, show};
 
 /// Tags as submitted: a list (the API) or one typed field (the editor page).
 #[derive(Debug, Clone, Copy)]
@@ -57,44 +53,6 @@ pub struct Revision<'a> {
     pub description: Option<&'a str>,
     pub body: Option<&'a str>,
     pub tags: TagInput<'a>,
-}
-
-/// One page of the articles matching `filter`, as `viewer` sees them.
-pub async fn list(
-    state: &AppState,
-    filter: &ArticleFilter,
-    limit: i64,
-    offset: i64,
-    viewer: Option<i64>,
-) -> Result<ArticlePage, AppError> {
-    let mut conn = state.db.read().await?;
-    let summaries = Article::list(&mut conn, filter, limit, offset).await?;
-    let total = Article::count(&mut conn, filter).await?;
-    let articles = decorate(&mut conn, summaries, viewer).await?;
-    Ok(ArticlePage { articles, total })
-}
-
-/// The article at `slug`, with its body, as `viewer` sees it.
-pub async fn show(
-    state: &AppState,
-    slug: &str,
-    viewer: Option<i64>,
-) -> Result<ArticleView, AppError> {
-    let mut conn = state.db.read().await?;
-    let article = find(&mut conn, slug).await?;
-    with_body(&mut conn, article, viewer).await
-}
-
-/// The most used tags.
-pub async fn popular_tags(state: &AppState) -> Result<Vec<String>, AppError> {
-    let mut conn = state.db.read().await?;
-    Ok(Tag::popular(&mut conn, POPULAR_TAGS).await?)
-}
-
-/// All tags in use, most used first (at most 100).
-pub async fn all_tags(state: &AppState) -> Result<Vec<String>, AppError> {
-    let mut conn = state.db.read().await?;
-    Ok(Tag::popular(&mut conn, 100).await?)
 }
 
 /// Publishes a new article by `author`.
@@ -145,7 +103,11 @@ pub async fn publish(
             other => break other?,
         }
     };
-    with_body(&mut conn, article, Some(author.id)).await
+    state
+        .cache
+        .invalidate(cached::article_written(&[&article.slug], true))
+        .await;
+    viewed_by(&mut conn, article, author.id).await
 }
 
 /// Applies `revision` to the article at `slug`, which `editor` must have written.
@@ -207,7 +169,14 @@ pub async fn revise(
             ),
             None => error.into(),
         })?;
-    with_body(&mut conn, updated, Some(editor.id)).await
+    state
+        .cache
+        .invalidate(cached::article_written(
+            &[&article.slug, &updated.slug],
+            tags.is_some(),
+        ))
+        .await;
+    viewed_by(&mut conn, updated, editor.id).await
 }
 
 /// Deletes the article at `slug`, which `user` must have written.
@@ -219,6 +188,9 @@ pub async fn delete(state: &AppState, user: i64, slug: &str) -> Result<(), AppEr
         return Err(AppError::Forbidden("delete someone else's article"));
     }
     Article::delete(&mut conn, article.id).await?;
+    let mut forget = cached::article_written(&[&article.slug], true);
+    forget.keys.push(cached::comments(article.id));
+    state.cache.invalidate(forget).await;
     Ok(())
 }
 
@@ -228,8 +200,12 @@ pub async fn favorite(state: &AppState, user: i64, slug: &str) -> Result<Article
     let mut conn = state.db.write().await?;
     let article = find(&mut conn, slug).await?;
     Favorite::add(&mut conn, user, article.id).await?;
+    state
+        .cache
+        .invalidate(cached::article_written(&[&article.slug], false))
+        .await;
     let article = find(&mut conn, slug).await?;
-    with_body(&mut conn, article, Some(user)).await
+    viewed_by(&mut conn, article, user).await
 }
 
 /// `user` no longer favorites the article at `slug`.
@@ -238,8 +214,12 @@ pub async fn unfavorite(state: &AppState, user: i64, slug: &str) -> Result<Artic
     let mut conn = state.db.write().await?;
     let article = find(&mut conn, slug).await?;
     Favorite::remove(&mut conn, user, article.id).await?;
+    state
+        .cache
+        .invalidate(cached::article_written(&[&article.slug], false))
+        .await;
     let article = find(&mut conn, slug).await?;
-    with_body(&mut conn, article, Some(user)).await
+    viewed_by(&mut conn, article, user).await
 }
 
 /// The article at `slug`, or 404. Slugs we could never have made are refused
@@ -251,59 +231,16 @@ pub async fn find(conn: &mut Conn, slug: &str) -> Result<Article, AppError> {
         .ok_or(AppError::NotFound("article"))
 }
 
-async fn with_body(
+/// `article` as `viewer` sees it, fresh from the database.
+async fn viewed_by(
     conn: &mut Conn,
     article: Article,
-    viewer: Option<i64>,
+    viewer: i64,
 ) -> Result<ArticleView, AppError> {
-    let body = article.body.clone();
-    let mut views = decorate(conn, vec![article.into()], viewer).await?;
-    let mut view = views
-        .pop()
-        .ok_or_else(|| anyhow::anyhow!("article author is missing"))?;
-    view.body = Some(body);
+    let mut views = [with_body(conn, article).await?];
+    personalize(conn, &mut views, viewer).await?;
+    let [view] = views;
     Ok(view)
-}
-
-/// Adds authors, tags and the viewer's flags to `summaries`, in four queries at most.
-async fn decorate(
-    conn: &mut Conn,
-    summaries: Vec<ArticleSummary>,
-    viewer: Option<i64>,
-) -> Result<Vec<ArticleView>, AppError> {
-    let ids: Vec<i64> = summaries.iter().map(|article| article.id).collect();
-    let author_ids: Vec<i64> = summaries
-        .iter()
-        .map(|article| article.author_id)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let authors: HashMap<i64, User> = User::find_many(conn, &author_ids)
-        .await?
-        .into_iter()
-        .map(|user| (user.id, user))
-        .collect();
-    let mut tags = Tag::for_articles(conn, &ids).await?;
-    let (favorited, followed) = match viewer {
-        Some(viewer) => (
-            Favorite::favorited_among(conn, viewer, &ids).await?,
-            Follow::followed_among(conn, viewer, &author_ids).await?,
-        ),
-        None => Default::default(),
-    };
-    Ok(summaries
-        .into_iter()
-        .filter_map(|summary| {
-            let author = authors.get(&summary.author_id)?;
-            Some(ArticleView {
-                tags: tags.remove(&summary.id).unwrap_or_default(),
-                favorited: favorited.contains(&summary.id),
-                author: ProfileView::of(author, followed.contains(&author.id)),
-                body: None,
-                summary,
-            })
-        })
-        .collect())
 }
 
 /// `base`, or `base` with a random suffix when another article has it.

@@ -1,4 +1,5 @@
-//! Comments on articles.
+//! Comments on articles. With the cache tier, a thread is cached as everyone
+//! sees it; only whom the viewer follows is looked up per request.
 
 use std::collections::{HashMap, HashSet};
 
@@ -6,9 +7,10 @@ use crate::domain::comment::CommentBody;
 use crate::error::AppError;
 use crate::models::{Comment, Conn, Follow, NewComment, User};
 use crate::state::AppState;
+use crate::tiers::cache::Invalidation;
 
 use super::articles::find;
-use super::{CommentView, ProfileView};
+use super::{CommentView, ProfileView, cached};
 
 /// The comments on the article at `slug`, oldest first, as `viewer` sees them.
 pub async fn list(
@@ -16,9 +18,11 @@ pub async fn list(
     slug: &str,
     viewer: Option<i64>,
 ) -> Result<Vec<CommentView>, AppError> {
-    let mut conn = state.db.read().await?;
-    let article = find(&mut conn, slug).await?;
-    load(&mut conn, article.id, viewer).await
+    let article = {
+        let mut conn = state.db.read().await?;
+        find(&mut conn, slug).await?
+    };
+    list_for_article(state, article.id, viewer).await
 }
 
 /// The comments on article `article`, oldest first, as `viewer` sees them.
@@ -27,16 +31,38 @@ pub async fn list_for_article(
     article: i64,
     viewer: Option<i64>,
 ) -> Result<Vec<CommentView>, AppError> {
-    let mut conn = state.db.read().await?;
-    load(&mut conn, article, viewer).await
+    let mut comments = state
+        .cache
+        .get_or_load(
+            &cached::comments(article),
+            cached::ttl(state.cache_settings.comments_ttl_secs),
+            async || {
+                let mut conn = state.db.read().await?;
+                Ok(Some(load(&mut conn, article).await?))
+            },
+        )
+        .await?
+        .unwrap_or_default();
+    if let Some(viewer) = viewer
+        && !comments.is_empty()
+    {
+        let authors: Vec<i64> = comments
+            .iter()
+            .map(|comment| comment.author.id)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut conn = state.db.read().await?;
+        let followed = Follow::followed_among(&mut conn, viewer, &authors).await?;
+        for comment in &mut comments {
+            comment.author.following = followed.contains(&comment.author.id);
+        }
+    }
+    Ok(comments)
 }
 
-/// Comments with their authors and the viewer's follow flags: three queries.
-async fn load(
-    conn: &mut Conn,
-    article: i64,
-    viewer: Option<i64>,
-) -> Result<Vec<CommentView>, AppError> {
+/// Comments with their authors, as anyone sees them: two queries.
+async fn load(conn: &mut Conn, article: i64) -> Result<Vec<CommentView>, AppError> {
     let comments = Comment::for_article(conn, article).await?;
     let author_ids: Vec<i64> = comments
         .iter()
@@ -49,16 +75,11 @@ async fn load(
         .into_iter()
         .map(|user| (user.id, user))
         .collect();
-    let followed = match viewer {
-        Some(viewer) => Follow::followed_among(conn, viewer, &author_ids).await?,
-        None => HashSet::new(),
-    };
     Ok(comments
         .into_iter()
         .filter_map(|comment| {
             let author = authors.get(&comment.author_id)?;
-            let profile = ProfileView::of(author, followed.contains(&author.id));
-            Some(CommentView::of(comment, profile))
+            Some(CommentView::of(comment, ProfileView::of(author, false)))
         })
         .collect())
 }
@@ -80,6 +101,7 @@ pub async fn add(
         body: &body.into_inner(),
     };
     let comment = Comment::create(&mut conn, new).await?;
+    forget_thread(state, article.id).await;
     Ok(CommentView::of(comment, ProfileView::of(author, false)))
 }
 
@@ -95,5 +117,16 @@ pub async fn delete(state: &AppState, user: i64, slug: &str, id: i64) -> Result<
         return Err(AppError::Forbidden("delete someone else's comment"));
     }
     Comment::delete(&mut conn, comment.id).await?;
+    forget_thread(state, article.id).await;
     Ok(())
+}
+
+async fn forget_thread(state: &AppState, article: i64) {
+    state
+        .cache
+        .invalidate(Invalidation {
+            keys: vec![cached::comments(article)],
+            generations: Vec::new(),
+        })
+        .await;
 }

@@ -3,7 +3,9 @@
 //! both faces render. No HTTP here.
 
 pub mod accounts;
+mod article_reads;
 pub mod articles;
+pub mod cached;
 pub mod comments;
 pub mod profiles;
 pub mod views;

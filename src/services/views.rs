@@ -2,6 +2,7 @@
 //! flags (following, favorited) filled in.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::models::{ArticleSummary, Comment, User};
 
@@ -14,7 +15,7 @@ pub fn long_date(at: &DateTime<Utc>) -> String {
 }
 
 /// A user as someone else sees them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProfileView {
     pub id: i64,
     pub username: String,
@@ -56,7 +57,7 @@ impl ProfileView {
 }
 
 /// An article with its author, tags and the viewer's favorite flag.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ArticleView {
     pub summary: ArticleSummary,
     /// The Markdown body; lists leave it out.
@@ -75,7 +76,7 @@ impl ArticleView {
 }
 
 /// One page of a list of articles.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ArticlePage {
     pub articles: Vec<ArticleView>,
     /// How many articles the whole list holds.
@@ -83,7 +84,7 @@ pub struct ArticlePage {
 }
 
 /// A comment with its author.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CommentView {
     pub id: i64,
     pub body: String,

@@ -12,6 +12,7 @@
 mod application;
 mod architecture;
 mod auth;
+mod cache;
 pub mod database;
 mod limits;
 mod log;
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 pub use application::ApplicationSettings;
 pub use architecture::ArchitectureSettings;
 pub use auth::AuthSettings;
+pub use cache::CacheSettings;
 pub use database::{DatabaseSettings, DatabaseTarget};
 pub use limits::LimitSettings;
 pub use log::{LogFormat, LogSettings};
@@ -46,6 +48,8 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub architecture: ArchitectureSettings,
+    #[serde(default)]
+    pub cache: CacheSettings,
 }
 
 /// The deployment environment, which picks `config/{environment}.toml`.
@@ -155,6 +159,7 @@ impl Settings {
         self.auth.check(self.environment)?;
         self.session.check(self.environment)?;
         self.application.check()?;
+        self.cache.check()?;
         Ok(())
     }
 

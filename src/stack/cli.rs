@@ -33,7 +33,7 @@ pub enum Sessions {
 /// The stack commands.
 #[derive(Debug, Subcommand)]
 pub enum StackCommand {
-    /// Stand up phase N (1, 2 or 3) on this machine; Ctrl-C stops it.
+    /// Stand up phase N (1 to 4) on this machine; Ctrl-C stops it.
     Up {
         /// The phase.
         phase: u8,

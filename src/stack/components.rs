@@ -34,6 +34,8 @@ pub enum Kind {
     /// nginx serving static files behind HAProxy (phase 3+).
     StaticNginx,
     Haproxy,
+    /// The Redis cache tier (phase 4+).
+    Redis,
 }
 
 impl Kind {
@@ -44,6 +46,7 @@ impl Kind {
             Self::App => "app",
             Self::FrontNginx | Self::StaticNginx => "nginx",
             Self::Haproxy => "haproxy",
+            Self::Redis => "redis",
         }
     }
 }
@@ -336,6 +339,12 @@ pub fn start_app(plan: &Plan, secrets: &Secrets, index: usize) -> anyhow::Result
         ("APP__ARCHITECTURE__FRONT", front),
         ("APP__ARCHITECTURE__APP_SERVERS", servers.join(",")),
         ("APP__ARCHITECTURE__STATIC_SERVER", static_server),
+        (
+            "APP__CACHE__REDIS_URL",
+            plan.cache
+                .map(|address| format!("redis://{address}"))
+                .unwrap_or_default(),
+        ),
     ];
     command.envs(env);
     command.envs(database_env(plan, secrets)?);
@@ -453,6 +462,57 @@ pub fn start_haproxy(plan: &Plan) -> anyhow::Result<ManagedChild> {
             run_as: None,
             on_parent_death: Signal::SIGTERM,
         },
+    )
+}
+
+/// Starts Redis with `deploy/redis/redis.conf` (phase 4+).
+pub fn start_redis(plan: &Plan) -> anyhow::Result<ManagedChild> {
+    let redis = program("redis-server", "redis-server")?;
+    let address = plan.cache.context("this phase has no cache tier")?;
+    let data = plan.state_dir.join("redis");
+    std::fs::create_dir_all(&data)?;
+    let conf = config_dir(plan).join("redis.conf");
+    let values = vec![
+        ("BIND", address.ip().to_string()),
+        ("PORT", address.port().to_string()),
+        ("DATA_DIR", data.display().to_string()),
+        // A tenth of what PostgreSQL is sized for: plenty for the hot set.
+        (
+            "MAXMEMORY",
+            format!("{}mb", (plan.machine.memory_bytes / 10 / (1 << 20)).max(32)),
+        ),
+    ];
+    render_file(
+        &plan.project_dir.join("deploy/redis/redis.conf"),
+        &conf,
+        &values,
+    )?;
+    let mut command = Command::new(redis);
+    command.arg(&conf);
+    ManagedChild::spawn(
+        command,
+        ChildOptions {
+            name: "redis",
+            log_file: &log_file(plan, "redis"),
+            run_as: None,
+            on_parent_death: Signal::SIGTERM,
+        },
+    )
+}
+
+/// Whether Redis at `address` answers PING.
+pub async fn redis_ok(address: SocketAddr) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let attempt = async {
+        let mut stream = tokio::net::TcpStream::connect(address).await.ok()?;
+        stream.write_all(b"PING\r\n").await.ok()?;
+        let mut reply = [0u8; 7];
+        stream.read_exact(&mut reply).await.ok()?;
+        Some(&reply == b"+PONG\r\n")
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), attempt).await,
+        Ok(Some(true))
     )
 }
 

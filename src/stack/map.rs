@@ -11,6 +11,7 @@ fn role(kind: &str, phase: u8) -> &'static str {
         ("nginx", false) => "front door: serves /static/ itself, proxies the rest",
         ("app", _) => "million serve",
         ("postgres", _) => "PostgreSQL",
+        ("redis", _) => "Redis: the cache tier",
         _ => "",
     }
 }
@@ -21,6 +22,7 @@ pub fn summary(phase: u8) -> &'static str {
         1 => "a single server: nginx, one app server and PostgreSQL on one host",
         2 => "a separate database host: PostgreSQL on 127.0.2.1 with password authentication",
         3 => "a load balancer: HAProxy over three stateless app servers",
+        4 => "a cache tier: Redis in front of the hot reads, on top of phase 3",
         _ => "a custom stack",
     }
 }
@@ -69,6 +71,13 @@ pub fn map(state: &StackState) -> String {
         out.push_str(
             "  make kill-app N=1   the only app server crashes: nginx answers 502 until the\n\
              \x20                     supervisor restarts it (10 s). One server is one point of failure.\n",
+        );
+    }
+    if phase >= 4 {
+        out.push_str(
+            "  make stop-redis     the cache goes away: the site stays up, every response says\n\
+             \x20                     X-Cache: bypass, and /metrics counts the bypasses; `make start-redis`\n\
+             \x20                     brings it back and the hits return.\n",
         );
     }
     out.push_str(

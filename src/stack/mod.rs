@@ -170,6 +170,7 @@ impl Stack {
                 Process::Child(components::start_nginx(&self.plan, kind)?)
             }
             Kind::Haproxy => Process::Child(components::start_haproxy(&self.plan)?),
+            Kind::Redis => Process::Child(components::start_redis(&self.plan)?),
         };
         let health_url = self.components[index].health_url.clone();
         let deadline = started + self.plan.start_timeout;
@@ -181,9 +182,10 @@ impl Stack {
                     components::tail(&log)
                 );
             }
-            let healthy = match &health_url {
-                Some(url) => components::http_ok(url).await,
-                None => true,
+            let healthy = match (&health_url, kind, self.plan.cache) {
+                (_, Kind::Redis, Some(address)) => components::redis_ok(address).await,
+                (Some(url), _, _) => components::http_ok(url).await,
+                (None, _, _) => true,
             };
             if healthy {
                 break;
@@ -402,6 +404,15 @@ fn layout(plan: &Plan) -> Vec<Component> {
         None,
         None,
     )];
+    if let Some(address) = plan.cache {
+        list.push(component(
+            "redis",
+            Kind::Redis,
+            address.to_string(),
+            None,
+            None,
+        ));
+    }
     for (index, app) in plan.apps.iter().enumerate() {
         list.push(component(
             &app.name,
@@ -452,6 +463,9 @@ fn check_addresses_free(plan: &Plan) -> anyhow::Result<()> {
     }
     if let plan::DatabasePlacement::OwnHost(address) = &plan.database {
         addresses.push(("PostgreSQL", *address));
+    }
+    if let Some(address) = plan.cache {
+        addresses.push(("Redis", address));
     }
     for (what, address) in addresses {
         if components::in_use(address) {

@@ -43,6 +43,8 @@ pub struct Plan {
     pub static_server: Option<SocketAddr>,
     pub apps: Vec<AppServer>,
     pub database: DatabasePlacement,
+    /// The Redis cache tier (phase 4+).
+    pub cache: Option<SocketAddr>,
     /// What PostgreSQL is sized for.
     pub machine: Machine,
     /// Where app servers keep browser sessions.
@@ -70,15 +72,15 @@ impl Plan {
                 name: "app-1".into(),
                 address: address("127.0.0.1:8000"),
             }],
-            3 => (1..=3)
+            3 | 4 => (1..=3)
                 .map(|n| AppServer {
                     name: format!("app-{n}"),
                     address: address(&format!("127.0.1.{n}:8000")),
                 })
                 .collect(),
-            other => bail!(
-                "phase {other} is not available here yet: `make phase1`, `make phase2` and `make phase3` are"
-            ),
+            other => {
+                bail!("phase {other} is not available here yet: `make phase1` to `make phase4` are")
+            }
         };
         Ok(Self {
             phase,
@@ -93,6 +95,7 @@ impl Plan {
             } else {
                 DatabasePlacement::OwnHost(address("127.0.2.1:5432"))
             },
+            cache: (phase >= 4).then(|| address("127.0.3.1:6379")),
             machine: Machine::this_one(),
             sessions: if phase >= 3 && crate::tiers::require("stateless-sessions", "").is_ok() {
                 SessionStoreKind::Cookie

@@ -9,11 +9,17 @@
 #[cfg_attr(not(feature = "stateless-sessions"), path = "cookie_sessions_off.rs")]
 pub mod cookie_sessions;
 
+#[cfg_attr(feature = "cache", path = "cache_on/mod.rs")]
+#[cfg_attr(not(feature = "cache"), path = "cache_off.rs")]
+pub mod cache;
+
 use anyhow::bail;
 
 /// Every optional feature and whether this binary was built with it.
-pub const FEATURES: &[(&str, bool)] =
-    &[("stateless-sessions", cfg!(feature = "stateless-sessions"))];
+pub const FEATURES: &[(&str, bool)] = &[
+    ("stateless-sessions", cfg!(feature = "stateless-sessions")),
+    ("cache", cfg!(feature = "cache")),
+];
 
 /// The features this binary was built with.
 pub fn enabled() -> Vec<&'static str> {

@@ -3,6 +3,7 @@
 
 use askama::Template;
 
+use crate::report::CacheOutcome;
 use crate::routes::web::page::Page;
 use crate::settings::ArchitectureSettings;
 
@@ -13,6 +14,23 @@ pub struct ThisRequest {
     pub session_store: &'static str,
     pub client: String,
     pub proxy: Option<String>,
+    /// The cache tier (`None` when there is none).
+    pub cache_tier: Option<String>,
+    /// How the cache answered this request's reads.
+    pub cache: Option<CacheOutcome>,
+    /// Database queries this request made.
+    pub queries: u64,
+}
+
+impl ThisRequest {
+    /// The cache outcome as the page prints it.
+    pub fn cache_text(&self) -> &'static str {
+        match (&self.cache_tier, self.cache) {
+            (None, _) => "no cache tier",
+            (Some(_), Some(outcome)) => outcome.as_str(),
+            (Some(_), None) => "not asked",
+        }
+    }
 }
 
 /// A box in the diagram.
@@ -116,7 +134,7 @@ impl Diagram {
             servers.push((request.app_server.clone(), String::new()));
         }
         let rows = servers.len() as i32;
-        let height = (rows.max(2) * ROW) + 2 * MARGIN;
+        let height = (rows.max(3) * ROW) + 2 * MARGIN;
         let middle = height / 2 - BOX_HEIGHT / 2;
         let mut nodes = Vec::new();
         let mut edges = Vec::new();
@@ -164,8 +182,24 @@ impl Diagram {
             "PostgreSQL".into(),
             database_label,
             "database",
-            true,
+            request.queries > 0,
         );
+        let cache = request.cache_tier.as_ref().map(|tier| {
+            let address = tier
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or_default()
+                .to_string();
+            let used = matches!(request.cache, Some(CacheOutcome::Hit | CacheOutcome::Miss));
+            node(
+                app_column + 1,
+                middle - ROW - 10,
+                "Redis cache".into(),
+                address,
+                "cache",
+                used,
+            )
+        });
 
         match &front {
             Some(front) => {
@@ -181,7 +215,10 @@ impl Diagram {
             }
         }
         for app in &apps {
-            edges.push(edge(app, &database, app.lit));
+            edges.push(edge(app, &database, app.lit && database.lit));
+            if let Some(cache) = &cache {
+                edges.push(edge(app, cache, app.lit && cache.lit));
+            }
         }
         if let (Some(front), Some((kind, address))) =
             (&front, split_label(&architecture.static_server))
@@ -208,6 +245,7 @@ impl Diagram {
         nodes.extend(apps);
         let width = database.x + BOX_WIDTH + MARGIN;
         nodes.push(database);
+        nodes.extend(cache);
         Self {
             width,
             height: height + 20,
@@ -265,6 +303,8 @@ pub struct ArchitecturePage<'a> {
     pub features: Vec<(&'static str, bool)>,
     /// Seconds between automatic reloads, if asked for.
     pub refresh: Option<u32>,
+    /// The popular tags, read through the cache.
+    pub popular_tags: Vec<String>,
 }
 
 #[cfg(test)]
@@ -278,6 +318,9 @@ mod tests {
             session_store: "encrypted cookie",
             client: "198.51.100.7".to_string(),
             proxy: None,
+            cache_tier: None,
+            cache: None,
+            queries: 2,
         }
     }
 
@@ -327,5 +370,37 @@ mod tests {
                 .iter()
                 .all(|node| node.y + node.height <= diagram.height)
         );
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    #[test]
+    fn a_cache_hit_lights_redis_and_leaves_postgres_dark() {
+        let request = ThisRequest {
+            app_server: "app-1".into(),
+            database_node: "127.0.2.1:5432".into(),
+            session_store: "encrypted cookie",
+            client: "127.0.0.1".into(),
+            proxy: None,
+            cache_tier: Some("Redis 127.0.3.1:6379".into()),
+            cache: Some(CacheOutcome::Hit),
+            queries: 0,
+        };
+        let diagram = Diagram::new(&ArchitectureSettings::default(), &request);
+        let lit = |kind: &str| {
+            diagram
+                .nodes
+                .iter()
+                .find(|node| node.kind == kind)
+                .unwrap()
+                .lit
+        };
+        assert!(lit("cache"));
+        assert!(!lit("database"));
+        assert_eq!(request.cache_text(), "hit");
+        assert!(diagram.nodes.iter().all(|node| node.y >= 0));
     }
 }

@@ -9,8 +9,8 @@ pub mod home;
 pub mod people;
 pub mod profile;
 
-use actix_web::HttpResponse;
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 pub use error::ErrorPage;
@@ -29,6 +29,45 @@ pub fn render_with_status(
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(html))
+}
+
+/// Renders `template` with an `ETag`; answers 304 Not Modified when the
+/// browser already has this very page (`If-None-Match`).
+pub fn render_validated(
+    request: &HttpRequest,
+    template: &impl Template,
+) -> Result<HttpResponse, PageError> {
+    let html = template
+        .render()
+        .map_err(|error| AppError::Internal(anyhow::anyhow!("rendering a page: {error}")))?;
+    let etag = format!("W/\"{:016x}\"", fnv1a(html.as_bytes()));
+    let known = request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|tags| {
+            tags.split(',').map(str::trim).any(|tag| {
+                tag == "*" || tag.trim_start_matches("W/") == etag.trim_start_matches("W/")
+            })
+        });
+    let mut response = if known {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response.insert_header((header::ETAG, etag));
+    Ok(if known {
+        response.finish()
+    } else {
+        response.content_type("text/html; charset=utf-8").body(html)
+    })
+}
+
+/// FNV-1a: a fast, stable 64-bit hash, plenty for telling pages apart.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Renders `template` as a 200 page.

@@ -569,3 +569,100 @@ async fn to_page(response: reqwest::Response) -> Page {
         text,
     }
 }
+
+/// A Redis server of one's own, on a free port.
+pub struct TestRedis {
+    pub port: u16,
+    child: Option<million::process::ManagedChild>,
+    dir: tempfile::TempDir,
+}
+
+impl TestRedis {
+    /// Starts `redis-server` (Debian's `redis-server` package) without persistence.
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("a folder for Redis");
+        let mut redis = Self {
+            port: free_port(),
+            child: None,
+            dir,
+        };
+        redis.restart().await;
+        redis
+    }
+
+    /// `redis://127.0.0.1:port`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it again on the same port (empty).
+    pub async fn restart(&mut self) {
+        let program = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+            .into_iter()
+            .find(|path| std::path::Path::new(path).is_file())
+            .expect("redis-server not found: install it with `sudo apt-get install redis-server`");
+        let mut command = std::process::Command::new(program);
+        command.args([
+            "--port",
+            &self.port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            &self.dir.path().display().to_string(),
+        ]);
+        let child = million::process::ManagedChild::spawn(
+            command,
+            million::process::ChildOptions {
+                name: "redis",
+                log_file: &self.dir.path().join("redis.log"),
+                run_as: None,
+                on_parent_death: nix::sys::signal::Signal::SIGTERM,
+            },
+        )
+        .expect("starting redis-server");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "Redis did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        self.child = Some(child);
+    }
+
+    /// Kills it outright.
+    pub fn kill(&mut self) {
+        if let Some(child) = self.child.take() {
+            child.stop(
+                nix::sys::signal::Signal::SIGKILL,
+                std::time::Duration::from_secs(5),
+            );
+        }
+    }
+
+    /// Freezes it (SIGSTOP): it accepts connections but answers nothing.
+    pub fn freeze(&self) {
+        if let Some(child) = &self.child {
+            child.signal(nix::sys::signal::Signal::SIGSTOP);
+        }
+    }
+
+    /// Lets a frozen Redis go on (SIGCONT).
+    pub fn thaw(&self) {
+        if let Some(child) = &self.child {
+            child.signal(nix::sys::signal::Signal::SIGCONT);
+        }
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        self.thaw();
+        self.kill();
+    }
+}

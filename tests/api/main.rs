@@ -7,6 +7,8 @@ mod api_hostile;
 mod api_profiles;
 mod api_users;
 mod browser;
+#[cfg(feature = "cache")]
+mod cache;
 mod health;
 mod helpers;
 mod pages_account;

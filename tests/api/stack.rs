@@ -36,7 +36,7 @@ fn test_plan(phase: u8) -> (Plan, tempfile::TempDir) {
     )
     .unwrap();
     let apps = match phase {
-        3 => (1..=3)
+        3 | 4 => (1..=3)
             .map(|n| AppServer {
                 name: format!("app-{n}"),
                 address: free_address([127, 0, 1, n]),
@@ -60,6 +60,7 @@ fn test_plan(phase: u8) -> (Plan, tempfile::TempDir) {
         } else {
             DatabasePlacement::OwnHost(free_address([127, 0, 2, 1]))
         },
+        cache: (phase >= 4).then(|| free_address([127, 0, 3, 1])),
         machine: Machine {
             memory_bytes: 512 << 20,
             cores: 2,
@@ -447,4 +448,72 @@ async fn a_taken_address_is_refused_with_its_name() {
 
     assert!(error.contains(&plan.front.to_string()), "{error}");
     assert!(error.contains("already in use"), "{error}");
+}
+
+#[cfg(all(feature = "cache", feature = "stateless-sessions"))]
+#[tokio::test]
+async fn phase_4_caches_hot_reads_and_survives_losing_redis() {
+    let (mut plan, _state) = test_plan(4);
+    plan.sessions = SessionStoreKind::Cookie;
+    let front = format!("http://{}", plan.front);
+    let mut stack = Stack::up(plan).await.unwrap();
+    let client = client();
+    let cache_of = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("x-cache")
+            .map(|value| value.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+
+    // Three servers, one cache: after the first miss everyone hits.
+    let mut outcomes = Vec::new();
+    for _ in 0..6 {
+        let response = client
+            .get(format!("{front}/api/profiles/demo"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        outcomes.push(cache_of(&response));
+    }
+    assert_eq!(outcomes[0], "miss");
+    assert!(
+        outcomes[3..].iter().all(|outcome| outcome == "hit"),
+        "{outcomes:?}"
+    );
+
+    // Without Redis the site stays up.
+    stack.stop("redis").unwrap();
+    for _ in 0..9 {
+        let response = client
+            .get(format!("{front}/api/profiles/demo"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(cache_of(&response), "bypass");
+    }
+    let page = client.get(format!("{front}/")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+
+    // Back, and hits return once each server's breaker probes again.
+    stack.start("redis").await.unwrap();
+    let started = Instant::now();
+    loop {
+        let response = client
+            .get(format!("{front}/api/profiles/demo"))
+            .send()
+            .await
+            .unwrap();
+        if cache_of(&response) == "hit" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the cache never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stack.down();
 }

@@ -7,6 +7,8 @@ use serde::Deserialize;
 use super::page::Page;
 use crate::client::ClientInfo;
 use crate::error::PageError;
+use crate::report;
+use crate::services::articles;
 use crate::state::AppState;
 use crate::tiers;
 use crate::views::architecture::{ArchitecturePage, Diagram, ThisRequest, phase_title};
@@ -24,12 +26,18 @@ pub async fn show(
     query: web::Query<ArchitectureQuery>,
 ) -> Result<HttpResponse, PageError> {
     let client = ClientInfo::of(&request);
+    // A real cached read, so the page can show how the cache answered.
+    let popular_tags = articles::popular_tags(&state).await?;
+    let so_far = report::so_far();
     let this_request = ThisRequest {
         app_server: state.instance.clone(),
         database_node: state.db.read_node().to_string(),
         session_store: state.sessions.name(),
         client: client.address_text(),
         proxy: client.proxy.map(|proxy| proxy.to_string()),
+        cache_tier: state.cache.enabled().then(|| state.cache.describe()),
+        cache: so_far.cache,
+        queries: so_far.queries,
     };
     let architecture = &state.architecture;
     let refresh = query
@@ -44,6 +52,7 @@ pub async fn show(
         diagram: Diagram::new(architecture, &this_request),
         request: this_request,
         features: tiers::FEATURES.to_vec(),
+        popular_tags,
         refresh,
     })
 }

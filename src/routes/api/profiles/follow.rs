@@ -14,6 +14,6 @@ pub async fn follow(
     ApiUser(user): ApiUser,
     username: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let profile = profiles::follow(&state, user.id, &username).await?;
+    let profile = profiles::follow(&state, &user, &username).await?;
     Ok(HttpResponse::Ok().json(ProfileBody::from(&profile)))
 }

@@ -14,6 +14,6 @@ pub async fn unfollow(
     ApiUser(user): ApiUser,
     username: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let profile = profiles::unfollow(&state, user.id, &username).await?;
+    let profile = profiles::unfollow(&state, &user, &username).await?;
     Ok(HttpResponse::Ok().json(ProfileBody::from(&profile)))
 }

@@ -16,7 +16,7 @@ pub async fn submit(
     VerifiedForm(form): VerifiedForm<NoFields>,
 ) -> Result<HttpResponse, PageError> {
     let profile_path = format!("/profile/{username}");
-    let Some(viewer) = page.viewer_id() else {
+    let Some(viewer) = &page.viewer else {
         return Ok(to_login(&profile_path));
     };
     profiles::follow(&state, viewer, &username).await?;

@@ -1,6 +1,6 @@
 //! `GET /profile/{username}` and `/profile/{username}/favorites`.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use crate::domain::paging::{Pager, Window};
@@ -10,7 +10,7 @@ use crate::routes::web::page::Page;
 use crate::services::{articles, profiles};
 use crate::state::AppState;
 use crate::views::profile::ProfilePage;
-use crate::views::{PagerLinks, href, render};
+use crate::views::{PagerLinks, href, render_validated};
 
 #[derive(Deserialize)]
 pub struct PageQuery {
@@ -20,25 +20,44 @@ pub struct PageQuery {
 pub async fn articles(
     state: web::Data<AppState>,
     page: Page,
+    request: HttpRequest,
     username: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, PageError> {
-    show(state, page, &username, query.page.as_deref(), false).await
+    show(
+        state,
+        page,
+        &request,
+        &username,
+        query.page.as_deref(),
+        false,
+    )
+    .await
 }
 
 pub async fn favorites(
     state: web::Data<AppState>,
     page: Page,
+    request: HttpRequest,
     username: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, PageError> {
-    show(state, page, &username, query.page.as_deref(), true).await
+    show(
+        state,
+        page,
+        &request,
+        &username,
+        query.page.as_deref(),
+        true,
+    )
+    .await
 }
 
-#[tracing::instrument(skip(state, page))]
+#[tracing::instrument(skip(state, page, request))]
 async fn show(
     state: web::Data<AppState>,
     page: Page,
+    request: &HttpRequest,
     username: &str,
     number: Option<&str>,
     favorites: bool,
@@ -72,12 +91,15 @@ async fn show(
     let pager = PagerLinks::new(&Pager::new(number, list.total, Window::PAGE_SIZE), |n| {
         href(&base, &[("page", &n.to_string())])
     });
-    render(&ProfilePage {
-        page: &page,
-        profile: &profile,
-        counts,
-        favorites,
-        list: &list,
-        pager,
-    })
+    render_validated(
+        request,
+        &ProfilePage {
+            page: &page,
+            profile: &profile,
+            counts,
+            favorites,
+            list: &list,
+            pager,
+        },
+    )
 }

@@ -1,0 +1,192 @@
+//! Reading articles: lists and feeds, one article, tags.
+//!
+//! A list costs a constant number of queries whatever its length: the page,
+//! the count, the authors, the tags; a signed-in viewer adds their favorites
+//! and follows among those. With the cache tier, single articles, the tag
+//! lists and the first pages of the global list come from Redis, shared by
+//! every viewer, and only the viewer's own flags touch the database.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::domain::article::Slug;
+use crate::error::AppError;
+use crate::models::{Article, ArticleFilter, ArticleSummary, Conn, Favorite, Follow, Tag, User};
+use crate::state::AppState;
+
+use super::cached;
+use super::{ArticlePage, ArticleView, ProfileView};
+
+/// How many tags the "popular tags" lists show.
+pub const POPULAR_TAGS: i64 = 20;
+
+/// One page of the articles matching `filter`, as `viewer` sees them.
+pub async fn list(
+    state: &AppState,
+    filter: &ArticleFilter,
+    limit: i64,
+    offset: i64,
+    viewer: Option<i64>,
+) -> Result<ArticlePage, AppError> {
+    let cacheable =
+        *filter == ArticleFilter::default() && offset + limit <= cached::CACHED_LIST_DEPTH;
+    let generation = if cacheable {
+        state.cache.generation(cached::LIST_GENERATION).await
+    } else {
+        None
+    };
+    let mut page = match generation {
+        Some(generation) => state
+            .cache
+            .get_or_load(
+                &cached::list(generation, limit, offset),
+                cached::ttl(state.cache_settings.list_ttl_secs),
+                async || load_list(state, filter, limit, offset).await.map(Some),
+            )
+            .await?
+            .unwrap_or_default(),
+        None => load_list(state, filter, limit, offset).await?,
+    };
+    if let Some(viewer) = viewer {
+        let mut conn = state.db.read().await?;
+        personalize(&mut conn, &mut page.articles, viewer).await?;
+    }
+    Ok(page)
+}
+
+async fn load_list(
+    state: &AppState,
+    filter: &ArticleFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<ArticlePage, AppError> {
+    let mut conn = state.db.read().await?;
+    let summaries = Article::list(&mut conn, filter, limit, offset).await?;
+    let total = Article::count(&mut conn, filter).await?;
+    let articles = decorate(&mut conn, summaries).await?;
+    Ok(ArticlePage { articles, total })
+}
+
+/// The article at `slug`, with its body, as `viewer` sees it.
+pub async fn show(
+    state: &AppState,
+    slug: &str,
+    viewer: Option<i64>,
+) -> Result<ArticleView, AppError> {
+    let slug = Slug::parse(slug).ok_or(AppError::NotFound("article"))?;
+    let article = state
+        .cache
+        .get_or_load(
+            &cached::article(slug.as_str()),
+            cached::ttl(state.cache_settings.article_ttl_secs),
+            async || {
+                let mut conn = state.db.read().await?;
+                match Article::find_by_slug(&mut conn, slug.as_str()).await? {
+                    Some(article) => Ok(Some(with_body(&mut conn, article).await?)),
+                    None => Ok(None),
+                }
+            },
+        )
+        .await?
+        .ok_or(AppError::NotFound("article"))?;
+    let mut views = [article];
+    if let Some(viewer) = viewer {
+        let mut conn = state.db.read().await?;
+        personalize(&mut conn, &mut views, viewer).await?;
+    }
+    let [article] = views;
+    Ok(article)
+}
+
+/// The most used tags, for the sidebar.
+pub async fn popular_tags(state: &AppState) -> Result<Vec<String>, AppError> {
+    tags(state, POPULAR_TAGS).await
+}
+
+/// All tags in use, most used first (at most 100).
+pub async fn all_tags(state: &AppState) -> Result<Vec<String>, AppError> {
+    tags(state, 100).await
+}
+
+async fn tags(state: &AppState, limit: i64) -> Result<Vec<String>, AppError> {
+    let tags = state
+        .cache
+        .get_or_load(
+            &cached::tags(limit),
+            cached::ttl(state.cache_settings.tags_ttl_secs),
+            async || {
+                let mut conn = state.db.read().await?;
+                Ok(Some(Tag::popular(&mut conn, limit).await?))
+            },
+        )
+        .await?;
+    Ok(tags.unwrap_or_default())
+}
+
+/// `article` with its body, author and tags, as anyone sees it.
+pub(super) async fn with_body(conn: &mut Conn, article: Article) -> Result<ArticleView, AppError> {
+    let body = article.body.clone();
+    let mut views = decorate(conn, vec![article.into()]).await?;
+    let mut view = views
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("article author is missing"))?;
+    view.body = Some(body);
+    Ok(view)
+}
+
+/// Adds authors and tags to `summaries`, in two queries.
+async fn decorate(
+    conn: &mut Conn,
+    summaries: Vec<ArticleSummary>,
+) -> Result<Vec<ArticleView>, AppError> {
+    let ids: Vec<i64> = summaries.iter().map(|article| article.id).collect();
+    let author_ids: Vec<i64> = summaries
+        .iter()
+        .map(|article| article.author_id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let authors: HashMap<i64, User> = User::find_many(conn, &author_ids)
+        .await?
+        .into_iter()
+        .map(|user| (user.id, user))
+        .collect();
+    let mut tags = Tag::for_articles(conn, &ids).await?;
+    Ok(summaries
+        .into_iter()
+        .filter_map(|summary| {
+            let author = authors.get(&summary.author_id)?;
+            Some(ArticleView {
+                tags: tags.remove(&summary.id).unwrap_or_default(),
+                favorited: false,
+                author: ProfileView::of(author, false),
+                body: None,
+                summary,
+            })
+        })
+        .collect())
+}
+
+/// Sets `viewer`'s favorite and follow flags on `articles`, in two queries.
+pub(super) async fn personalize(
+    conn: &mut Conn,
+    articles: &mut [ArticleView],
+    viewer: i64,
+) -> Result<(), AppError> {
+    if articles.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = articles.iter().map(|article| article.summary.id).collect();
+    let author_ids: Vec<i64> = articles
+        .iter()
+        .map(|article| article.author.id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let favorited = Favorite::favorited_among(conn, viewer, &ids).await?;
+    let followed = Follow::followed_among(conn, viewer, &author_ids).await?;
+    for article in articles {
+        article.favorited = favorited.contains(&article.summary.id);
+        article.author.following = followed.contains(&article.author.id);
+    }
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! The `[cache]` section: the Redis cache tier (the `cache` build).
+//!
+//! Variables: `APP__CACHE__REDIS_URL` (empty = no cache), `APP__CACHE__PROFILE_TTL_SECS`,
+//! `APP__CACHE__ARTICLE_TTL_SECS`, `APP__CACHE__LIST_TTL_SECS`,
+//! `APP__CACHE__TAGS_TTL_SECS`, `APP__CACHE__COMMENTS_TTL_SECS`,
+//! `APP__CACHE__MISSING_TTL_SECS`, `APP__CACHE__TIMEOUT_MS`,
+//! `APP__CACHE__BREAKER_FAILURES`, `APP__CACHE__BREAKER_COOLDOWN_MS`,
+//! `APP__CACHE__LEASE_MS`, `APP__CACHE__LEASE_WAIT_MS`, `APP__CACHE__EARLY_REFRESH_BETA`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How long each kind of entry lives, and how the cache behaves when Redis
+/// misbehaves.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheSettings {
+    /// `redis://host:port`; empty means no cache tier.
+    pub redis_url: String,
+    /// Profiles (the hottest read).
+    pub profile_ttl_secs: u64,
+    /// Single articles.
+    pub article_ttl_secs: u64,
+    /// The first pages of the global article list.
+    pub list_ttl_secs: u64,
+    /// The tag lists.
+    pub tags_ttl_secs: u64,
+    /// Comment threads.
+    pub comments_ttl_secs: u64,
+    /// "Does not exist" answers, so floods of misses stay off the database.
+    pub missing_ttl_secs: u64,
+    /// Longest wait for any one Redis call before the database answers instead.
+    pub timeout_ms: u64,
+    /// Failures in a row that open the circuit (Redis is left alone).
+    pub breaker_failures: u32,
+    /// How long the circuit stays open before one call probes Redis again.
+    pub breaker_cooldown_ms: u64,
+    /// How long a refill lease lasts (one server refills, others wait).
+    pub lease_ms: u64,
+    /// How long a request waits for another server's refill before reading the database itself.
+    pub lease_wait_ms: u64,
+    /// XFetch's β: above 1 refreshes hot entries earlier, 0 turns early refresh off.
+    pub early_refresh_beta: f64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            redis_url: String::new(),
+            profile_ttl_secs: 300,
+            article_ttl_secs: 300,
+            list_ttl_secs: 30,
+            tags_ttl_secs: 60,
+            comments_ttl_secs: 120,
+            missing_ttl_secs: 30,
+            timeout_ms: 50,
+            breaker_failures: 3,
+            breaker_cooldown_ms: 5000,
+            lease_ms: 2000,
+            lease_wait_ms: 300,
+            early_refresh_beta: 1.0,
+        }
+    }
+}
+
+impl CacheSettings {
+    /// Whether a cache tier is configured.
+    pub fn enabled(&self) -> bool {
+        !self.redis_url.trim().is_empty()
+    }
+
+    /// A Redis call's time limit.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+
+    pub(super) fn check(&self) -> anyhow::Result<()> {
+        if self.enabled() {
+            crate::tiers::require("cache", "cache.redis_url")?;
+            if !self.redis_url.starts_with("redis://") && !self.redis_url.starts_with("rediss://") {
+                anyhow::bail!(
+                    "cache.redis_url must start with redis:// (it is `{}`)",
+                    self.redis_url
+                );
+            }
+        }
+        if self.early_refresh_beta < 0.0 {
+            anyhow::bail!("cache.early_refresh_beta must be 0 or more");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,82 @@
+//! The cache tier is not built in: every read goes to the database and
+//! invalidations have nothing to do. Same API as `cache_on`.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::AppError;
+use crate::settings::CacheSettings;
+
+/// What to forget after a write.
+#[derive(Debug, Default)]
+pub struct Invalidation {
+    /// Entries to delete.
+    pub keys: Vec<String>,
+    /// Generations to advance (every entry keyed under them is orphaned).
+    pub generations: Vec<String>,
+}
+
+/// Cache counters for `/metrics`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CacheCounters {
+    pub hits: u64,
+    pub misses: u64,
+    pub bypasses: u64,
+    pub errors: u64,
+    pub coalesced: u64,
+    pub stale_sets_prevented: u64,
+    pub early_refreshes: u64,
+    pub circuit_open: bool,
+}
+
+/// No cache.
+#[derive(Clone, Default)]
+pub struct Cache;
+
+impl Cache {
+    /// No cache; `cache.redis_url` is refused at start-up in this build.
+    pub fn new(_settings: &CacheSettings) -> anyhow::Result<Self> {
+        Ok(Self)
+    }
+
+    /// Always false.
+    pub fn enabled(&self) -> bool {
+        false
+    }
+
+    /// What the architecture page says about the cache tier.
+    pub fn describe(&self) -> String {
+        "none".to_string()
+    }
+
+    /// Loads from the database.
+    pub async fn get_or_load<T, F, Fut>(
+        &self,
+        _key: &str,
+        _ttl: Duration,
+        load: F,
+    ) -> Result<Option<T>, AppError>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<T>, AppError>>,
+    {
+        load().await
+    }
+
+    /// Nothing cached, nothing to read.
+    pub async fn generation(&self, _name: &str) -> Option<u64> {
+        None
+    }
+
+    /// Nothing cached, nothing to forget.
+    pub async fn invalidate(&self, _invalidation: Invalidation) {}
+
+    /// All zero.
+    pub fn counters(&self) -> CacheCounters {
+        CacheCounters::default()
+    }
+}

@@ -1,0 +1,606 @@
+//! The Redis cache tier (built with `cache`): cache-aside with a TTL, done
+//! the way it survives real traffic.
+//!
+//! - Entries carry a schema version in their keys, so a deploy never reads an
+//!   old shape, and "does not exist" is cached too, briefly.
+//! - A miss is filled under a lease (`SET key:lease token NX PX`): one server
+//!   refills while others wait briefly for it. A write deletes the entry and
+//!   its lease after the transaction commits; a fill whose lease was deleted
+//!   meanwhile is dropped (a Lua compare-and-set), so a slow reader can never
+//!   put back the value the write just replaced.
+//! - Within a process, concurrent misses for one key wait for the first.
+//! - Hot entries are refreshed a little before they expire (XFetch), by one
+//!   caller, while the others keep reading the current value.
+//! - Every call has a short timeout; failures open a circuit breaker that
+//!   leaves Redis alone for a while, then probes it. Reads fall back to the
+//!   database; invalidations that could not be delivered are replayed when
+//!   Redis is back. Nothing answers 5xx because of the cache.
+
+mod breaker;
+mod envelope;
+mod locks;
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use deadpool_redis::redis::{self, AsyncCommands};
+use rand::RngExt;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use breaker::{Breaker, Transition};
+use envelope::{Envelope, now_ms};
+use locks::KeyLocks;
+
+use crate::error::AppError;
+use crate::report::{self, CacheOutcome};
+use crate::settings::CacheSettings;
+
+/// Bumped whenever a cached shape changes: old entries are then never read.
+const SCHEMA: u32 = 1;
+/// Invalidations kept while Redis is unreachable, to replay when it is back.
+const PENDING_LIMIT: usize = 10_000;
+
+/// Stores `ARGV[2]` under `KEYS[1]` for `ARGV[3]` ms only if this caller
+/// still holds the lease `KEYS[2]` (`ARGV[1]`), then drops the lease.
+const FILL_SCRIPT: &str = r"
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  redis.call('DEL', KEYS[2])
+  return 1
+end
+return 0
+";
+
+/// What to forget after a write.
+#[derive(Debug, Default)]
+pub struct Invalidation {
+    /// Entries to delete.
+    pub keys: Vec<String>,
+    /// Generations to advance (every entry keyed under them is orphaned).
+    pub generations: Vec<String>,
+}
+
+/// Cache counters for `/metrics`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CacheCounters {
+    pub hits: u64,
+    pub misses: u64,
+    pub bypasses: u64,
+    pub errors: u64,
+    pub coalesced: u64,
+    pub stale_sets_prevented: u64,
+    pub early_refreshes: u64,
+    pub circuit_open: bool,
+}
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    bypasses: AtomicU64,
+    errors: AtomicU64,
+    coalesced: AtomicU64,
+    stale_sets_prevented: AtomicU64,
+    early_refreshes: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Invalidations waiting for Redis to come back.
+#[derive(Default)]
+struct Pending {
+    keys: VecDeque<String>,
+    generations: VecDeque<String>,
+    /// Too many were lost to replay: drop every entry instead.
+    overflowed: bool,
+}
+
+struct Inner {
+    pool: deadpool_redis::Pool,
+    settings: CacheSettings,
+    breaker: Breaker,
+    locks: KeyLocks,
+    counters: Counters,
+    pending: Mutex<Pending>,
+    prefix: String,
+    fill: redis::Script,
+}
+
+/// The cache: Redis when configured, otherwise nothing.
+#[derive(Clone, Default)]
+pub struct Cache {
+    inner: Option<Arc<Inner>>,
+}
+
+/// What a read of one key found.
+enum Read<T> {
+    Found(Envelope<T>),
+    Missing,
+    /// Redis is unavailable: use the database.
+    Unavailable,
+}
+
+/// Whether this caller may refill a key.
+enum Lease {
+    Granted(String),
+    Held,
+    Unavailable,
+}
+
+impl Cache {
+    /// A cache on `settings.redis_url`, or none when it is empty. Connections
+    /// are made lazily: Redis being down does not stop the app from starting.
+    pub fn new(settings: &CacheSettings) -> anyhow::Result<Self> {
+        if !settings.enabled() {
+            return Ok(Self::default());
+        }
+        let timeout = settings.timeout();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let pool = deadpool_redis::Config::from_url(settings.redis_url.clone())
+            .builder()
+            .map_err(|error| anyhow::anyhow!("cache.redis_url: {error}"))?
+            .max_size(cores * 4)
+            .runtime(deadpool_redis::Runtime::Tokio1)
+            .wait_timeout(Some(timeout))
+            .create_timeout(Some(timeout))
+            .recycle_timeout(Some(timeout))
+            .build()
+            .map_err(|error| anyhow::anyhow!("building the Redis pool: {error}"))?;
+        Ok(Self {
+            inner: Some(Arc::new(Inner {
+                pool,
+                breaker: Breaker::new(
+                    settings.breaker_failures,
+                    Duration::from_millis(settings.breaker_cooldown_ms),
+                ),
+                settings: settings.clone(),
+                locks: KeyLocks::default(),
+                counters: Counters::default(),
+                pending: Mutex::new(Pending::default()),
+                prefix: format!("million:v{SCHEMA}:"),
+                fill: redis::Script::new(FILL_SCRIPT),
+            })),
+        })
+    }
+
+    /// Whether a cache tier is configured.
+    pub fn enabled(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// What the architecture page says about the cache tier.
+    pub fn describe(&self) -> String {
+        match &self.inner {
+            None => "none".to_string(),
+            Some(inner) => {
+                let address = inner
+                    .settings
+                    .redis_url
+                    .trim_start_matches("redis://")
+                    .trim_start_matches("rediss://")
+                    .rsplit('@')
+                    .next()
+                    .unwrap_or_default()
+                    .trim_end_matches('/')
+                    .to_string();
+                if inner.breaker.is_open() {
+                    format!("Redis {address} (unreachable: bypassed)")
+                } else {
+                    format!("Redis {address}")
+                }
+            }
+        }
+    }
+
+    /// The value cached under `key`, or what `load` returns (cached for
+    /// `ttl`; a `None` is cached as "does not exist" for the missing TTL).
+    pub async fn get_or_load<T, F, Fut>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        load: F,
+    ) -> Result<Option<T>, AppError>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<T>, AppError>>,
+    {
+        let Some(inner) = &self.inner else {
+            return load().await;
+        };
+        let key = format!("{}{key}", inner.prefix);
+        match inner.read::<T>(&key).await {
+            Read::Unavailable => return inner.bypass(load).await,
+            Read::Found(entry) => {
+                let random: f64 = rand::rng().random_range(f64::EPSILON..=1.0);
+                if !entry.should_refresh(now_ms(), inner.settings.early_refresh_beta, random) {
+                    return Ok(inner.hit(entry));
+                }
+                // Refresh early, if nobody else is already doing it.
+                return match inner.lease(&key).await {
+                    Lease::Granted(token) => {
+                        bump(&inner.counters.early_refreshes);
+                        inner.load_and_fill(&key, &token, ttl, load).await
+                    }
+                    Lease::Held | Lease::Unavailable => Ok(inner.hit(entry)),
+                };
+            }
+            Read::Missing => {}
+        }
+        let (_guard, waited) = inner.locks.lock(&key).await;
+        if waited {
+            // Another task of this process just filled it, most likely.
+            match inner.read::<T>(&key).await {
+                Read::Found(entry) => {
+                    bump(&inner.counters.coalesced);
+                    return Ok(inner.hit(entry));
+                }
+                Read::Unavailable => return inner.bypass(load).await,
+                Read::Missing => {}
+            }
+        }
+        match inner.lease(&key).await {
+            Lease::Granted(token) => inner.load_and_fill(&key, &token, ttl, load).await,
+            Lease::Unavailable => inner.bypass(load).await,
+            Lease::Held => {
+                // Another server is refilling: wait briefly for it.
+                let deadline = Instant::now() + Duration::from_millis(inner.settings.lease_wait_ms);
+                while Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    match inner.read::<T>(&key).await {
+                        Read::Found(entry) => {
+                            bump(&inner.counters.coalesced);
+                            return Ok(inner.hit(entry));
+                        }
+                        Read::Unavailable => return inner.bypass(load).await,
+                        Read::Missing => {}
+                    }
+                }
+                bump(&inner.counters.misses);
+                report::cache(CacheOutcome::Miss);
+                load().await
+            }
+        }
+    }
+
+    /// The current number of generation `name` (0 before the first bump), or
+    /// `None` when Redis is unavailable.
+    pub async fn generation(&self, name: &str) -> Option<u64> {
+        let inner = self.inner.as_ref()?;
+        let key = format!("{}gen:{name}", inner.prefix);
+        let value: Option<Option<u64>> = inner.call(async |conn| conn.get(&key).await).await;
+        match value {
+            Some(generation) => Some(generation.unwrap_or(0)),
+            None => {
+                bump(&inner.counters.bypasses);
+                report::cache(CacheOutcome::Bypass);
+                None
+            }
+        }
+    }
+
+    /// Forgets what a committed write changed. Call after the commit, never
+    /// before: a read in between would cache the old value again.
+    pub async fn invalidate(&self, invalidation: Invalidation) {
+        let Some(inner) = &self.inner else {
+            return;
+        };
+        if invalidation.keys.is_empty() && invalidation.generations.is_empty() {
+            return;
+        }
+        if !inner
+            .deliver(&invalidation.keys, &invalidation.generations)
+            .await
+        {
+            inner.queue(invalidation);
+        }
+    }
+
+    /// Counters for `/metrics`.
+    pub fn counters(&self) -> CacheCounters {
+        let Some(inner) = &self.inner else {
+            return CacheCounters::default();
+        };
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let counters = &inner.counters;
+        CacheCounters {
+            hits: read(&counters.hits),
+            misses: read(&counters.misses),
+            bypasses: read(&counters.bypasses),
+            errors: read(&counters.errors),
+            coalesced: read(&counters.coalesced),
+            stale_sets_prevented: read(&counters.stale_sets_prevented),
+            early_refreshes: read(&counters.early_refreshes),
+            circuit_open: inner.breaker.is_open(),
+        }
+    }
+}
+
+impl Inner {
+    /// Runs one Redis call with the time limit, without the breaker.
+    async fn raw<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut deadpool_redis::Connection) -> redis::RedisResult<T>,
+    ) -> Result<T, String> {
+        let attempt = tokio::time::timeout(self.settings.timeout(), async {
+            let mut conn = self.pool.get().await.map_err(|error| error.to_string())?;
+            work(&mut conn).await.map_err(|error| error.to_string())
+        })
+        .await;
+        attempt.unwrap_or_else(|_| Err("timed out".to_string()))
+    }
+
+    /// Runs one Redis call with the time limit and the breaker; `None` when
+    /// Redis is unavailable.
+    async fn call<T>(
+        self: &Arc<Self>,
+        work: impl AsyncFnOnce(&mut deadpool_redis::Connection) -> redis::RedisResult<T>,
+    ) -> Option<T> {
+        if !self.breaker.allow() {
+            return None;
+        }
+        match self.raw(work).await {
+            Ok(value) => {
+                if self.breaker.success() == Transition::Recovered {
+                    tracing::info!("Redis answers again: the cache is back on");
+                    // What this call read predates the invalidations missed
+                    // meanwhile: deliver them, and let this caller use the database.
+                    if self.replay().await {
+                        return None;
+                    }
+                }
+                Some(value)
+            }
+            Err(error) => {
+                self.failed(&error);
+                None
+            }
+        }
+    }
+
+    fn failed(&self, error: &str) {
+        bump(&self.counters.errors);
+        if self.breaker.failure() == Transition::Opened {
+            tracing::warn!(
+                "Redis is unavailable ({error}): reading from the database without the cache for {} ms",
+                self.settings.breaker_cooldown_ms
+            );
+        }
+    }
+
+    async fn read<T: DeserializeOwned>(self: &Arc<Self>, key: &str) -> Read<T> {
+        let raw: Option<Option<String>> = self.call(async |conn| conn.get(key).await).await;
+        match raw {
+            None => Read::Unavailable,
+            Some(None) => Read::Missing,
+            // An entry that no longer parses is as good as missing.
+            Some(Some(text)) => serde_json::from_str(&text).map_or(Read::Missing, Read::Found),
+        }
+    }
+
+    async fn lease(self: &Arc<Self>, key: &str) -> Lease {
+        let token: String = {
+            let mut rng = rand::rng();
+            (0..16)
+                .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
+                .collect()
+        };
+        let lease_key = format!("{key}:lease");
+        let lease_ms = self.settings.lease_ms;
+        let granted: Option<bool> = self
+            .call(async |conn| {
+                let reply: Option<String> = redis::cmd("SET")
+                    .arg(&lease_key)
+                    .arg(&token)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(lease_ms)
+                    .query_async(conn)
+                    .await?;
+                Ok(reply.is_some())
+            })
+            .await;
+        match granted {
+            Some(true) => Lease::Granted(token),
+            Some(false) => Lease::Held,
+            None => Lease::Unavailable,
+        }
+    }
+
+    fn hit<T>(&self, entry: Envelope<T>) -> Option<T> {
+        bump(&self.counters.hits);
+        report::cache(CacheOutcome::Hit);
+        entry.value
+    }
+
+    async fn bypass<T, F, Fut>(&self, load: F) -> Result<Option<T>, AppError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<T>, AppError>>,
+    {
+        bump(&self.counters.bypasses);
+        report::cache(CacheOutcome::Bypass);
+        load().await
+    }
+
+    async fn load_and_fill<T, F, Fut>(
+        self: &Arc<Self>,
+        key: &str,
+        token: &str,
+        ttl: Duration,
+        load: F,
+    ) -> Result<Option<T>, AppError>
+    where
+        T: Serialize,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<T>, AppError>>,
+    {
+        bump(&self.counters.misses);
+        report::cache(CacheOutcome::Miss);
+        let started = Instant::now();
+        let value = load().await?;
+        let ttl = if value.is_some() {
+            ttl
+        } else {
+            Duration::from_secs(self.settings.missing_ttl_secs)
+        };
+        let entry = Envelope {
+            value,
+            delta_ms: started.elapsed().as_millis() as u64,
+            expires_at_ms: now_ms() + ttl.as_millis() as u64,
+        };
+        if let Ok(payload) = serde_json::to_string(&entry) {
+            let lease_key = format!("{key}:lease");
+            let stored: Option<i64> = self
+                .call(async |conn| {
+                    self.fill
+                        .key(key)
+                        .key(&lease_key)
+                        .arg(token)
+                        .arg(&payload)
+                        .arg(ttl.as_millis() as u64)
+                        .invoke_async(conn)
+                        .await
+                })
+                .await;
+            if stored == Some(0) {
+                // A write invalidated the entry while we were reading it.
+                bump(&self.counters.stale_sets_prevented);
+            }
+        }
+        Ok(entry.value)
+    }
+
+    /// Deletes entries (and their leases) and advances generations; false
+    /// when Redis could not be reached.
+    async fn deliver(self: &Arc<Self>, keys: &[String], generations: &[String]) -> bool {
+        let pipeline = self.pipeline(keys, generations);
+        self.call(async |conn| pipeline.query_async::<()>(conn).await)
+            .await
+            .is_some()
+    }
+
+    /// One round trip deleting entries with their leases and advancing generations.
+    fn pipeline(&self, keys: &[String], generations: &[String]) -> redis::Pipeline {
+        let mut pipeline = redis::pipe();
+        for key in keys {
+            let full = format!("{}{key}", self.prefix);
+            pipeline
+                .del(&full)
+                .ignore()
+                .del(format!("{full}:lease"))
+                .ignore();
+        }
+        for name in generations {
+            pipeline
+                .incr(format!("{}gen:{name}", self.prefix), 1)
+                .ignore();
+        }
+        pipeline
+    }
+
+    fn queue(&self, invalidation: Invalidation) {
+        let mut pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        pending.keys.extend(invalidation.keys);
+        pending.generations.extend(invalidation.generations);
+        if pending.keys.len() + pending.generations.len() > PENDING_LIMIT {
+            pending.keys.clear();
+            pending.generations.clear();
+            pending.overflowed = true;
+        }
+    }
+
+    /// Delivers what could not be delivered while Redis was away; says
+    /// whether there was anything to deliver.
+    async fn replay(&self) -> bool {
+        let (keys, generations, overflowed) = {
+            let mut pending = self
+                .pending
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let overflowed = std::mem::take(&mut pending.overflowed);
+            (
+                pending.keys.drain(..).collect::<Vec<_>>(),
+                pending.generations.drain(..).collect::<Vec<_>>(),
+                overflowed,
+            )
+        };
+        if keys.is_empty() && generations.is_empty() && !overflowed {
+            return false;
+        }
+        let delivered = if overflowed {
+            self.forget_everything().await
+        } else {
+            let pipeline = self.pipeline(&keys, &generations);
+            self.raw(async |conn| pipeline.query_async::<()>(conn).await)
+                .await
+                .is_ok()
+        };
+        if delivered {
+            tracing::info!("delivered the invalidations missed while Redis was away");
+        } else {
+            self.queue(Invalidation { keys, generations });
+            if overflowed {
+                self.pending
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .overflowed = true;
+            }
+            self.failed("replaying missed invalidations failed");
+        }
+        true
+    }
+
+    /// Drops every entry of ours (after losing track of invalidations).
+    async fn forget_everything(&self) -> bool {
+        let pattern = format!("{}*", self.prefix);
+        let mut cursor: u64 = 0;
+        loop {
+            let step: Result<(u64, Vec<String>), String> = self
+                .raw(async |conn| {
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(1000)
+                        .query_async(conn)
+                        .await
+                })
+                .await;
+            let Ok((next, keys)) = step else {
+                return false;
+            };
+            if !keys.is_empty()
+                && self
+                    .raw(async |conn| {
+                        redis::cmd("UNLINK")
+                            .arg(&keys)
+                            .query_async::<()>(conn)
+                            .await
+                    })
+                    .await
+                    .is_err()
+            {
+                return false;
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        tracing::warn!(
+            "too many invalidations were missed while Redis was away: dropped every cache entry"
+        );
+        true
+    }
+}
