@@ -128,6 +128,10 @@ load-deps:
 load: build load-deps ## Drive traffic through the running phase's front door (DURATION=20); requests/s, p50/p99, errors
 	$(RELEASE_BIN) load $(if $(DURATION),--duration $(DURATION),)
 
+.PHONY: bench
+bench: build-tiers phase-deps load-deps ## What the cache buys: phase 3 vs phase 4 on the same data (DURATION=15 s a run)
+	$(TIERS_BIN) bench $(if $(DURATION),--duration $(DURATION),)
+
 .PHONY: lint
 lint: ## Check formatting and lints
 	$(CARGO) fmt --all -- --check

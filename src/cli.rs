@@ -46,6 +46,8 @@ pub enum Command {
     /// Drive traffic through the running phase's front door and report
     /// requests/s, p50/p99 latency and errors.
     Load(crate::load::LoadArgs),
+    /// Measure what the cache tier buys: phase 3 against phase 4, same data.
+    Bench(crate::bench::BenchArgs),
     /// Stand up a phase of the scaling road on this machine, and manage it.
     Stack {
         #[command(subcommand)]
@@ -64,6 +66,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     if let Command::Load(args) = cli.command {
         return crate::load::run(args).await;
+    }
+    if let Command::Bench(args) = cli.command {
+        return crate::bench::run(args).await;
     }
     let mut settings = Settings::load()?;
     telemetry::init(&settings.log);
@@ -96,7 +101,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
-        Command::Stack { .. } | Command::Load(_) => Ok(()),
+        Command::Stack { .. } | Command::Load(_) | Command::Bench(_) => Ok(()),
         Command::Serve { demo } => {
             with_database(&mut settings, async |settings| {
                 let application = Application::build(settings.clone()).await?;

@@ -4,6 +4,7 @@
 //! many.
 
 pub mod auth;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod content;

@@ -134,7 +134,7 @@ fn default_target() -> anyhow::Result<String> {
     }
 }
 
-fn tool(name: &str, install: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn tool(name: &str, install: &str) -> anyhow::Result<PathBuf> {
     let mut folders: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|path| std::env::split_paths(&path).collect())
         .unwrap_or_default();
@@ -148,7 +148,7 @@ fn tool(name: &str, install: &str) -> anyhow::Result<PathBuf> {
         .with_context(|| format!("{name} is not installed: {install}"))
 }
 
-fn tempfile_dir() -> anyhow::Result<PathBuf> {
+pub(crate) fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("million-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
@@ -219,7 +219,7 @@ async fn request_mix(target: &str) -> anyhow::Result<Vec<String>> {
     Ok(paths)
 }
 
-fn run_wrk(
+pub(crate) fn run_wrk(
     wrk: &Path,
     target: &str,
     paths: &[String],
@@ -369,7 +369,7 @@ struct OhaPercentiles {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn run_oha(
+pub(crate) fn run_oha(
     oha: &Path,
     target: &str,
     paths: &[String],

@@ -471,6 +471,15 @@ impl Browser {
         to_page(response).await
     }
 
+    /// Loads `path` with extra request headers.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Page {
+        let mut request = self.client.get(format!("{}{path}", self.address));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        to_page(request.send().await.expect("loading a page")).await
+    }
+
     /// The anti-forgery token this browser's forms carry.
     pub async fn csrf_token(&self) -> String {
         for path in ["/settings", "/login"] {

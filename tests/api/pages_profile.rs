@@ -111,3 +111,47 @@ async fn unknown_profiles_are_404_pages() {
     assert_eq!(page.text_of(".error-messages li"), "profile not found");
     assert_eq!(odd.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn profile_and_article_pages_answer_conditional_requests() {
+    let app = spawn_app().await;
+    let token = app.register("author").await;
+    let slug = app.publish(&token, "Validated", &[]).await;
+    let browser = app.browser();
+
+    for (path, change) in [
+        ("/profile/author".to_string(), "bio"),
+        (format!("/article/{slug}"), "comment"),
+    ] {
+        let first = browser.get(&path).await;
+        let etag = first.headers["etag"].to_str().unwrap().to_string();
+        let unchanged = browser.get_with(&path, &[("If-None-Match", &etag)]).await;
+        match change {
+            "bio" => {
+                app.api(
+                    "PUT",
+                    "/api/user",
+                    Some(&token),
+                    Some(serde_json::json!({"user": {"bio": "New"}})),
+                )
+                .await;
+            }
+            _ => {
+                app.api(
+                    "POST",
+                    &format!("/api/articles/{slug}/comments"),
+                    Some(&token),
+                    Some(serde_json::json!({"comment": {"body": "New"}})),
+                )
+                .await;
+            }
+        }
+        let changed = browser.get_with(&path, &[("If-None-Match", &etag)]).await;
+
+        assert!(etag.starts_with("W/\""), "{path}: {etag}");
+        assert_eq!(unchanged.status, StatusCode::NOT_MODIFIED, "{path}");
+        assert_eq!(unchanged.text, "", "{path}: no body for 304");
+        assert_eq!(changed.status, StatusCode::OK, "{path}");
+        assert_ne!(changed.headers["etag"].to_str().unwrap(), etag, "{path}");
+    }
+}

@@ -1,0 +1,282 @@
+//! `million bench`: what the cache tier buys, measured.
+//!
+//! Stands up phase 3 and then phase 4 on the same data with the same binary,
+//! drives the same read mix (profiles and articles, API and pages) through
+//! the front door of each, and reports throughput, latency at one fixed rate
+//! and database queries per request — as ratios of phase 4 to phase 3, since
+//! absolute numbers on a shared machine mean little.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use rand::seq::SliceRandom;
+
+use crate::load::{Measurement, run_oha, run_wrk, tempfile_dir, tool};
+use crate::stack::Stack;
+use crate::stack::components::app_conninfo;
+use crate::stack::plan::Plan;
+use crate::stack::secrets::Secrets;
+
+/// Options of `million bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Seconds each measurement runs.
+    #[arg(long, default_value_t = 15)]
+    pub duration: u64,
+    /// Open connections.
+    #[arg(long, default_value_t = 32)]
+    pub connections: u64,
+    /// Users in the data set (seeded once, kept in .million/bench).
+    #[arg(long, default_value_t = 20_000)]
+    pub users: u64,
+    /// Articles in the data set.
+    #[arg(long, default_value_t = 40_000)]
+    pub articles: u64,
+}
+
+/// One phase's figures.
+struct PhaseResult {
+    peak: Measurement,
+    fixed: Measurement,
+    queries_per_request: f64,
+    hit_ratio: Option<f64>,
+}
+
+/// Runs the comparison and prints it.
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if crate::tiers::require("cache", "the cache benchmark").is_err()
+        || crate::tiers::require("stateless-sessions", "the cache benchmark").is_err()
+    {
+        bail!("the benchmark needs a binary with every tier: run `make bench` (it builds one)");
+    }
+    let wrk = tool("wrk", "sudo apt-get install wrk")?;
+    let oha = tool("oha", "cargo install oha --locked")?;
+    let project = std::env::current_dir()?;
+    if !project.join("deploy").is_dir() {
+        bail!("run `million bench` from the project folder");
+    }
+    let binary = std::env::current_exe()?;
+    let state_dir = project.join(".million").join("bench");
+    let plan_for = |phase: u8| -> anyhow::Result<Plan> {
+        let mut plan = Plan::standard(phase, project.clone(), binary.clone())?;
+        plan.state_dir = state_dir.clone();
+        Ok(plan)
+    };
+
+    eprintln!(
+        "Preparing the data set ({} users, {} articles)…",
+        args.users, args.articles
+    );
+    let urls = {
+        let stack = Stack::up(plan_for(3)?).await?;
+        let secrets = Secrets::load_or_create(&state_dir)?;
+        let conninfo = app_conninfo(&stack.plan, &secrets)?;
+        seed_to_size(&conninfo, args.users, args.articles).await?;
+        let urls = read_mix(&conninfo, &format!("http://{}", stack.plan.front)).await?;
+        stack.down();
+        urls
+    };
+
+    let work = tempfile_dir()?;
+    let mut results = Vec::new();
+    let mut fixed_rate = None;
+    for phase in [3u8, 4] {
+        eprintln!("\nPhase {phase}:");
+        let stack = Stack::up(plan_for(phase)?).await?;
+        let front = format!("http://{}", stack.plan.front);
+        let paths: Vec<String> = urls
+            .iter()
+            .map(|url| url.trim_start_matches(&front).to_string())
+            .collect();
+        eprintln!("  warming up (every URL once)…");
+        let (queries_per_request, hit_ratio) = sample(&front, &paths).await?;
+        eprintln!("  peak throughput (wrk, {} s)…", args.duration);
+        let peak = run_wrk(&wrk, &front, &paths, &work, args.duration, args.connections)?;
+        // Both phases are measured at the same rate: half of phase 3's peak.
+        let rate = *fixed_rate.get_or_insert(((peak.requests_per_second / 2.0) as u64).max(1));
+        eprintln!("  latency at a fixed {rate}/s (oha, {} s)…", args.duration);
+        let fixed = run_oha(
+            &oha,
+            &front,
+            &paths,
+            &work,
+            args.duration,
+            args.connections,
+            rate,
+        )?;
+        stack.down();
+        results.push(PhaseResult {
+            peak,
+            fixed,
+            queries_per_request,
+            hit_ratio,
+        });
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    print_report(&results, fixed_rate.unwrap_or_default(), &args, urls.len());
+    Ok(())
+}
+
+/// Seeds `.million/bench`'s database up to the requested size.
+async fn seed_to_size(conninfo: &str, users: u64, articles: u64) -> anyhow::Result<()> {
+    let (client, connection) = tokio_postgres::connect(conninfo, tokio_postgres::NoTls).await?;
+    let driver = tokio::spawn(connection);
+    let have_users: i64 = client
+        .query_one("SELECT count(*) FROM users", &[])
+        .await?
+        .get(0);
+    let have_articles: i64 = client
+        .query_one("SELECT count(*) FROM articles", &[])
+        .await?
+        .get(0);
+    drop(client);
+    let _ = driver.await;
+    let more_users = users.saturating_sub(have_users as u64);
+    let more_articles = articles.saturating_sub(have_articles as u64);
+    if more_users > 0 || more_articles > 0 {
+        crate::seed::run(
+            conninfo,
+            &crate::seed::Plan::new(more_users.max(1), more_articles),
+            false,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The read mix: profiles and articles through the API and as pages.
+async fn read_mix(conninfo: &str, front: &str) -> anyhow::Result<Vec<String>> {
+    let (client, connection) = tokio_postgres::connect(conninfo, tokio_postgres::NoTls).await?;
+    let driver = tokio::spawn(connection);
+    let users: Vec<String> = client
+        .query(
+            "SELECT username FROM users ORDER BY random() LIMIT 300",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let slugs: Vec<String> = client
+        .query("SELECT slug FROM articles ORDER BY random() LIMIT 300", &[])
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    drop(client);
+    let _ = driver.await;
+    let mut urls = Vec::new();
+    for user in &users {
+        urls.push(format!("{front}/api/profiles/{user}"));
+    }
+    for slug in &slugs {
+        urls.push(format!("{front}/api/articles/{slug}"));
+        urls.push(format!("{front}/article/{slug}"));
+    }
+    urls.shuffle(&mut rand::rng());
+    Ok(urls)
+}
+
+/// Requests every path once; returns queries per request and the hit ratio.
+async fn sample(front: &str, paths: &[String]) -> anyhow::Result<(f64, Option<f64>)> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    // The first pass warms caches (PostgreSQL's and Redis); the second is counted.
+    for path in paths {
+        client.get(format!("{front}{path}")).send().await?;
+    }
+    let mut queries = 0u64;
+    let mut hits = 0u64;
+    let mut cached = 0u64;
+    for path in paths {
+        let response = client
+            .get(format!("{front}{path}"))
+            .send()
+            .await
+            .with_context(|| format!("reading {path}"))?;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_string)
+        };
+        queries += header("x-db-queries")
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0);
+        if let Some(outcome) = header("x-cache") {
+            cached += 1;
+            hits += u64::from(outcome == "hit");
+        }
+    }
+    let count = paths.len().max(1) as f64;
+    Ok((
+        queries as f64 / count,
+        (cached > 0).then(|| hits as f64 / cached as f64),
+    ))
+}
+
+fn print_report(results: &[PhaseResult], rate: u64, args: &BenchArgs, urls: usize) {
+    let [phase3, phase4] = results else {
+        return;
+    };
+    println!(
+        "\nCache tier benchmark: {urls} profile and article reads (API and pages), {} connections, {} s per run\n",
+        args.connections, args.duration
+    );
+    println!(
+        "{:<34} {:>14} {:>14} {:>10}",
+        "", "phase 3", "phase 4", "4 ÷ 3"
+    );
+    let row = |label: &str, a: f64, b: f64, unit: &str| {
+        let ratio = if a > 0.0 {
+            format!("{:.2}×", b / a)
+        } else {
+            "-".into()
+        };
+        println!(
+            "{label:<34} {:>11.1}{unit:<3} {:>11.1}{unit:<3} {ratio:>10}",
+            a, b
+        );
+    };
+    row(
+        "peak throughput (wrk)",
+        phase3.peak.requests_per_second,
+        phase4.peak.requests_per_second,
+        "/s",
+    );
+    row("p50 at peak", phase3.peak.p50_ms, phase4.peak.p50_ms, "ms");
+    row("p99 at peak", phase3.peak.p99_ms, phase4.peak.p99_ms, "ms");
+    row(
+        &format!("p50 at {rate}/s (oha)"),
+        phase3.fixed.p50_ms,
+        phase4.fixed.p50_ms,
+        "ms",
+    );
+    row(
+        &format!("p99 at {rate}/s (oha)"),
+        phase3.fixed.p99_ms,
+        phase4.fixed.p99_ms,
+        "ms",
+    );
+    row(
+        "database queries per request",
+        phase3.queries_per_request,
+        phase4.queries_per_request,
+        "",
+    );
+    println!(
+        "{:<34} {:>14} {:>13.0}%",
+        "cache hits",
+        "-",
+        phase4.hit_ratio.unwrap_or_default() * 100.0
+    );
+    println!(
+        "{:<34} {:>14} {:>14}",
+        "errors",
+        phase3.peak.errors + phase3.fixed.errors,
+        phase4.peak.errors + phase4.fixed.errors
+    );
+}
