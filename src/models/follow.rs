@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::Conn;
-use crate::schema::{follows, users};
+use crate::schema::follows;
 
 /// A follow relationship.
 pub struct Follow;
@@ -51,18 +51,16 @@ impl Follow {
         Ok(ids.into_iter().collect())
     }
 
-    /// The usernames of everyone `user` follows or is followed by.
-    pub async fn related_usernames(conn: &mut Conn, user: i64) -> QueryResult<Vec<String>> {
-        let followees: Vec<String> = follows::table
-            .inner_join(users::table.on(users::id.eq(follows::followee_id)))
+    /// Everyone `user` follows or is followed by.
+    pub async fn related(conn: &mut Conn, user: i64) -> QueryResult<Vec<i64>> {
+        let followees: Vec<i64> = follows::table
             .filter(follows::follower_id.eq(user))
-            .select(users::username)
+            .select(follows::followee_id)
             .load(conn)
             .await?;
-        let followers: Vec<String> = follows::table
-            .inner_join(users::table.on(users::id.eq(follows::follower_id)))
+        let followers: Vec<i64> = follows::table
             .filter(follows::followee_id.eq(user))
-            .select(users::username)
+            .select(follows::follower_id)
             .load(conn)
             .await?;
         Ok(followees.into_iter().chain(followers).collect())

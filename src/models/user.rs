@@ -1,5 +1,7 @@
 //! The `users` table.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -89,6 +91,15 @@ impl User {
             .select(User::as_select())
             .load(conn)
             .await
+    }
+
+    /// The accounts with these ids, by id.
+    pub async fn find_map(conn: &mut Conn, ids: &[i64]) -> QueryResult<HashMap<i64, User>> {
+        Ok(Self::find_many(conn, ids)
+            .await?
+            .into_iter()
+            .map(|user| (user.id, user))
+            .collect())
     }
 
     /// Creates an account.

@@ -211,8 +211,9 @@ pub async fn delete(state: &AppState, user: &User, password: &str) -> Result<(),
     // entries, the counts of whom they followed and of what they favorited.
     let mut forget = authored_entries(&mut conn, user.id).await?;
     forget.keys.push(cached::profile(&user.username));
-    for username in Follow::related_usernames(&mut conn, user.id).await? {
-        forget.keys.push(cached::profile(&username));
+    forget.keys.push(cached::follow_counts(user.id));
+    for related in Follow::related(&mut conn, user.id).await? {
+        forget.keys.push(cached::follow_counts(related));
     }
     for slug in Favorite::slugs_favorited_by(&mut conn, user.id).await? {
         forget.keys.push(cached::article(&slug));

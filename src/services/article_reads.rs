@@ -6,7 +6,7 @@
 //! lists and the first pages of the global list come from Redis, shared by
 //! every viewer, and only the viewer's own flags touch the database.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use crate::domain::article::Slug;
 use crate::error::AppError;
@@ -145,11 +145,7 @@ async fn decorate(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let authors: HashMap<i64, User> = User::find_many(conn, &author_ids)
-        .await?
-        .into_iter()
-        .map(|user| (user.id, user))
-        .collect();
+    let authors = User::find_map(conn, &author_ids).await?;
     let mut tags = Tag::for_articles(conn, &ids).await?;
     Ok(summaries
         .into_iter()

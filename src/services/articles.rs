@@ -195,29 +195,34 @@ pub async fn delete(state: &AppState, user: i64, slug: &str) -> Result<(), AppEr
 }
 
 /// `user` favorites the article at `slug`.
-#[tracing::instrument(skip(state))]
 pub async fn favorite(state: &AppState, user: i64, slug: &str) -> Result<ArticleView, AppError> {
-    let mut conn = state.db.write().await?;
-    let article = find(&mut conn, slug).await?;
-    Favorite::add(&mut conn, user, article.id).await?;
-    state
-        .cache
-        .invalidate(cached::article_written(&[&article.slug], false))
-        .await;
-    let article = find(&mut conn, slug).await?;
-    viewed_by(&mut conn, article, user).await
+    set_favorite(state, user, slug, true).await
 }
 
 /// `user` no longer favorites the article at `slug`.
-#[tracing::instrument(skip(state))]
 pub async fn unfavorite(state: &AppState, user: i64, slug: &str) -> Result<ArticleView, AppError> {
+    set_favorite(state, user, slug, false).await
+}
+
+#[tracing::instrument(skip(state))]
+async fn set_favorite(
+    state: &AppState,
+    user: i64,
+    slug: &str,
+    favorite: bool,
+) -> Result<ArticleView, AppError> {
     let mut conn = state.db.write().await?;
     let article = find(&mut conn, slug).await?;
-    Favorite::remove(&mut conn, user, article.id).await?;
+    if favorite {
+        Favorite::add(&mut conn, user, article.id).await?;
+    } else {
+        Favorite::remove(&mut conn, user, article.id).await?;
+    }
     state
         .cache
         .invalidate(cached::article_written(&[&article.slug], false))
         .await;
+    // Read again: the trigger has changed the count.
     let article = find(&mut conn, slug).await?;
     viewed_by(&mut conn, article, user).await
 }

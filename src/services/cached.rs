@@ -22,6 +22,11 @@ pub fn profile(username: &str) -> String {
     format!("profile:{}", username.to_lowercase())
 }
 
+/// A user's follower and following counts.
+pub fn follow_counts(user_id: i64) -> String {
+    format!("follows:{user_id}")
+}
+
 /// An article with its body, by slug.
 pub fn article(slug: &str) -> String {
     format!("article:{slug}")

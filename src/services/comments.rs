@@ -1,7 +1,7 @@
 //! Comments on articles. With the cache tier, a thread is cached as everyone
 //! sees it; only whom the viewer follows is looked up per request.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use crate::domain::comment::CommentBody;
 use crate::error::AppError;
@@ -70,11 +70,7 @@ async fn load(conn: &mut Conn, article: i64) -> Result<Vec<CommentView>, AppErro
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let authors: HashMap<i64, User> = User::find_many(conn, &author_ids)
-        .await?
-        .into_iter()
-        .map(|user| (user.id, user))
-        .collect();
+    let authors = User::find_map(conn, &author_ids).await?;
     Ok(comments
         .into_iter()
         .filter_map(|comment| {

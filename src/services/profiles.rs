@@ -33,15 +33,8 @@ pub async fn find_user(conn: &mut Conn, username: &str) -> Result<User, AppError
         .ok_or(AppError::NotFound("profile"))
 }
 
-/// A profile as everyone sees it: what the cache holds.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct ProfileEntry {
-    profile: ProfileView,
-    counts: FollowCounts,
-}
-
-/// The profile of `username` and its counts, from the cache when it has them.
-async fn entry(state: &AppState, username: &str) -> Result<ProfileEntry, AppError> {
+/// The profile of `username` as everyone sees it, from the cache when it has it.
+async fn profile(state: &AppState, username: &str) -> Result<ProfileView, AppError> {
     if Username::parse(username).is_err() {
         return Err(AppError::NotFound("profile"));
     }
@@ -52,21 +45,27 @@ async fn entry(state: &AppState, username: &str) -> Result<ProfileEntry, AppErro
             cached::ttl(state.cache_settings.profile_ttl_secs),
             async || {
                 let mut conn = state.db.read().await?;
-                let Some(user) = User::find_by_username(&mut conn, username).await? else {
-                    return Ok(None);
-                };
-                let (followers, following) = Follow::counts(&mut conn, user.id).await?;
-                Ok(Some(ProfileEntry {
-                    profile: ProfileView::of(&user, false),
-                    counts: FollowCounts {
-                        followers,
-                        following,
-                    },
-                }))
+                let user = User::find_by_username(&mut conn, username).await?;
+                Ok(user.map(|user| ProfileView::of(&user, false)))
             },
         )
         .await?
         .ok_or(AppError::NotFound("profile"))
+}
+
+/// Whether `viewer` follows `profile`.
+async fn mark_following(
+    state: &AppState,
+    profile: &mut ProfileView,
+    viewer: Option<i64>,
+) -> Result<(), AppError> {
+    if let Some(viewer) = viewer.filter(|viewer| *viewer != profile.id) {
+        let mut conn = state.db.read().await?;
+        profile.following = Follow::followed_among(&mut conn, viewer, &[profile.id])
+            .await?
+            .contains(&profile.id);
+    }
+    Ok(())
 }
 
 /// The profile of `username` as `viewer` sees it.
@@ -75,25 +74,35 @@ pub async fn show(
     username: &str,
     viewer: Option<i64>,
 ) -> Result<ProfileView, AppError> {
-    Ok(show_with_counts(state, username, viewer).await?.0)
+    let mut profile = profile(state, username).await?;
+    mark_following(state, &mut profile, viewer).await?;
+    Ok(profile)
 }
 
-/// The profile of `username` with its follow counts.
+/// The profile of `username` with its follow counts (the profile page).
 pub async fn show_with_counts(
     state: &AppState,
     username: &str,
     viewer: Option<i64>,
 ) -> Result<(ProfileView, FollowCounts), AppError> {
-    let ProfileEntry {
-        mut profile,
-        counts,
-    } = entry(state, username).await?;
-    if let Some(viewer) = viewer.filter(|viewer| *viewer != profile.id) {
-        let mut conn = state.db.read().await?;
-        profile.following = Follow::followed_among(&mut conn, viewer, &[profile.id])
-            .await?
-            .contains(&profile.id);
-    }
+    let mut profile = profile(state, username).await?;
+    let counts = state
+        .cache
+        .get_or_load(
+            &cached::follow_counts(profile.id),
+            cached::ttl(state.cache_settings.profile_ttl_secs),
+            async || {
+                let mut conn = state.db.read().await?;
+                let (followers, following) = Follow::counts(&mut conn, profile.id).await?;
+                Ok(Some(FollowCounts {
+                    followers,
+                    following,
+                }))
+            },
+        )
+        .await?
+        .unwrap_or_default();
+    mark_following(state, &mut profile, viewer).await?;
     Ok((profile, counts))
 }
 
@@ -128,14 +137,14 @@ pub async fn unfollow(
     Ok(ProfileView::of(&user, false))
 }
 
-/// A follow changed both profiles' counts.
+/// A follow changed both users' counts.
 async fn forget_counts(state: &AppState, follower: &User, followee: &User) {
     state
         .cache
         .invalidate(Invalidation {
             keys: vec![
-                cached::profile(&follower.username),
-                cached::profile(&followee.username),
+                cached::follow_counts(follower.id),
+                cached::follow_counts(followee.id),
             ],
             generations: Vec::new(),
         })

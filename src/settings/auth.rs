@@ -13,10 +13,26 @@ use super::redacted::masked;
 /// Marks the development secrets shipped in `config/local.toml`.
 const DEVELOPMENT_MARKER: &str = "local-development";
 
-/// Whether `secret` is one of the examples shipped with the project
-/// (`config/local.toml`, `deploy/app/million.env`) rather than a real one.
-pub(super) fn is_placeholder(secret: &str) -> bool {
-    secret.contains(DEVELOPMENT_MARKER) || secret.contains("change-me")
+/// Refuses a signing secret (`key`, set with `variable`) that is too short,
+/// or, in production, one of the examples shipped with the project
+/// (`config/local.toml`, `deploy/app/million.env`).
+pub(super) fn check_secret(
+    key: &str,
+    variable: &str,
+    secret: &str,
+    environment: Environment,
+) -> anyhow::Result<()> {
+    if secret.len() < 32 {
+        bail!(
+            "{key} must be at least 32 characters: set {variable} \
+             (for example to the output of `openssl rand -hex 32`)"
+        );
+    }
+    let example = secret.contains(DEVELOPMENT_MARKER) || secret.contains("change-me");
+    if environment == Environment::Production && example {
+        bail!("{key} is an example value: set {variable} to a secret of your own in production");
+    }
+    Ok(())
 }
 
 /// How API tokens are signed and passwords hashed.
@@ -47,19 +63,12 @@ impl AuthSettings {
     }
 
     pub(super) fn check(&self, environment: Environment) -> anyhow::Result<()> {
-        let secret = self.jwt_secret.expose_secret();
-        if secret.len() < 32 {
-            bail!(
-                "auth.jwt_secret must be at least 32 characters: set APP__AUTH__JWT_SECRET \
-                 (for example to the output of `openssl rand -hex 32`)"
-            );
-        }
-        if environment == Environment::Production && is_placeholder(secret) {
-            bail!(
-                "auth.jwt_secret is an example value: set APP__AUTH__JWT_SECRET \
-                 to a secret of your own in production"
-            );
-        }
+        check_secret(
+            "auth.jwt_secret",
+            "APP__AUTH__JWT_SECRET",
+            self.jwt_secret.expose_secret(),
+            environment,
+        )?;
         if self.token_ttl_hours == 0 {
             bail!("auth.token_ttl_hours must be at least 1");
         }

@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::Environment;
-use super::auth::is_placeholder;
+use super::auth::check_secret;
 use super::redacted::masked;
 
 /// Where session state lives.
@@ -45,19 +45,12 @@ impl SessionSettings {
         if self.store == SessionStoreKind::Cookie {
             crate::tiers::require("stateless-sessions", "session.store = \"cookie\"")?;
         }
-        let secret = self.secret.expose_secret();
-        if secret.len() < 32 {
-            bail!(
-                "session.secret must be at least 32 characters: set APP__SESSION__SECRET \
-                 (for example to the output of `openssl rand -hex 32`)"
-            );
-        }
-        if environment == Environment::Production && is_placeholder(secret) {
-            bail!(
-                "session.secret is an example value: set APP__SESSION__SECRET \
-                 to a secret of your own in production"
-            );
-        }
+        check_secret(
+            "session.secret",
+            "APP__SESSION__SECRET",
+            self.secret.expose_secret(),
+            environment,
+        )?;
         if self.ttl_hours < 1 {
             bail!("session.ttl_hours must be at least 1");
         }

@@ -10,27 +10,7 @@ use serde::de::DeserializeOwned;
 use crate::error::AppError;
 use crate::settings::CacheSettings;
 
-/// What to forget after a write.
-#[derive(Debug, Default)]
-pub struct Invalidation {
-    /// Entries to delete.
-    pub keys: Vec<String>,
-    /// Generations to advance (every entry keyed under them is orphaned).
-    pub generations: Vec<String>,
-}
-
-/// Cache counters for `/metrics`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CacheCounters {
-    pub hits: u64,
-    pub misses: u64,
-    pub bypasses: u64,
-    pub errors: u64,
-    pub coalesced: u64,
-    pub stale_sets_prevented: u64,
-    pub early_refreshes: u64,
-    pub circuit_open: bool,
-}
+pub use super::cache_common::{CacheCounters, Invalidation};
 
 /// No cache.
 #[derive(Clone, Default)]

@@ -9,6 +9,8 @@
 #[cfg_attr(not(feature = "stateless-sessions"), path = "cookie_sessions_off.rs")]
 pub mod cookie_sessions;
 
+mod cache_common;
+
 #[cfg_attr(feature = "cache", path = "cache_on/mod.rs")]
 #[cfg_attr(not(feature = "cache"), path = "cache_off.rs")]
 pub mod cache;

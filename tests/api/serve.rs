@@ -236,3 +236,31 @@ fn bad_settings_stop_start_up_with_the_key_named() {
     assert!(String::from_utf8_lossy(&invalid.stderr).contains("application.port"));
     assert!(String::from_utf8_lossy(&production.stderr).contains("APP__AUTH__JWT_SECRET"));
 }
+
+#[cfg(not(feature = "stateless-sessions"))]
+#[test]
+fn cookie_sessions_need_the_stateless_sessions_build() {
+    let output = million()
+        .arg("serve")
+        .env("APP__SESSION__STORE", "cookie")
+        .output()
+        .unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("--features stateless-sessions"), "{stderr}");
+}
+
+#[cfg(not(feature = "cache"))]
+#[test]
+fn a_cache_needs_the_cache_build() {
+    let output = million()
+        .arg("serve")
+        .env("APP__CACHE__REDIS_URL", "redis://127.0.0.1:6379")
+        .output()
+        .unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("--features cache"), "{stderr}");
+}
