@@ -580,12 +580,14 @@ async fn to_page(response: reqwest::Response) -> Page {
 }
 
 /// A Redis server of one's own, on a free port.
+#[cfg(feature = "cache")]
 pub struct TestRedis {
     pub port: u16,
     child: Option<million::process::ManagedChild>,
     dir: tempfile::TempDir,
 }
 
+#[cfg(feature = "cache")]
 impl TestRedis {
     /// Starts `redis-server` (Debian's `redis-server` package) without persistence.
     pub async fn start() -> Self {
@@ -669,6 +671,7 @@ impl TestRedis {
     }
 }
 
+#[cfg(feature = "cache")]
 impl Drop for TestRedis {
     fn drop(&mut self) {
         self.thaw();
