@@ -54,6 +54,8 @@ DETACH_FLAG := $(if $(DETACH),--detach,)
 SESSIONS_FLAG := $(if $(SESSIONS),--sessions $(SESSIONS),)
 PG_MEMORY_FLAG := $(if $(PG_MEMORY),--pg-memory $(PG_MEMORY),)
 N ?= 2
+# Any built binary can manage a running stack.
+CONTROL_BIN = $(or $(wildcard $(RELEASE_BIN)),$(wildcard $(TIERS_BIN)),$(RELEASE_BIN))
 
 .PHONY: phase-deps
 phase-deps: deps ## Install nginx, HAProxy, Redis and wrk for the phases
@@ -81,43 +83,43 @@ phase4: build-tiers phase-deps ## Phase 4: phase 3 plus a Redis cache tier (127.
 
 .PHONY: phase-status
 phase-status: ## What runs where, and whether it is healthy
-	@$(RELEASE_BIN) stack status
+	@$(CONTROL_BIN) stack status
 
 .PHONY: phase-down
 phase-down: ## Stop a stack started with DETACH=1
-	@$(RELEASE_BIN) stack down
+	@$(CONTROL_BIN) stack down
 
 .PHONY: phase-clean
 phase-clean: ## Delete the stack's data, configs and logs (.million/stack)
-	@$(RELEASE_BIN) stack clean
+	@$(CONTROL_BIN) stack clean
 
 .PHONY: phase-seed
 phase-seed: ## Load SEED_USERS users and SEED_ARTICLES articles into the running stack
-	$(RELEASE_BIN) stack seed --users $(SEED_USERS) --articles $(SEED_ARTICLES)
+	$(CONTROL_BIN) stack seed --users $(SEED_USERS) --articles $(SEED_ARTICLES)
 
 .PHONY: kill-app
 kill-app: ## Crash app server N (default 2); the supervisor restarts it after 10 s
-	@$(RELEASE_BIN) stack kill app-$(N)
+	@$(CONTROL_BIN) stack kill app-$(N)
 
 .PHONY: stop-app
 stop-app: ## Stop app server N and keep it down
-	@$(RELEASE_BIN) stack stop app-$(N)
+	@$(CONTROL_BIN) stack stop app-$(N)
 
 .PHONY: start-app
 start-app: ## Start app server N again
-	@$(RELEASE_BIN) stack start app-$(N)
+	@$(CONTROL_BIN) stack start app-$(N)
 
 .PHONY: stop-redis
 stop-redis: ## Stop the cache tier (phase 4): the site stays up with X-Cache: bypass
-	@$(RELEASE_BIN) stack stop redis
+	@$(CONTROL_BIN) stack stop redis
 
 .PHONY: start-redis
 start-redis: ## Start the cache tier again
-	@$(RELEASE_BIN) stack start redis
+	@$(CONTROL_BIN) stack start redis
 
 .PHONY: kill-db
 kill-db: ## Crash PostgreSQL; the supervisor restarts it after 10 s
-	@$(RELEASE_BIN) stack kill postgres
+	@$(CONTROL_BIN) stack kill postgres
 
 .PHONY: load-deps
 load-deps:
