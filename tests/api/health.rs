@@ -108,3 +108,37 @@ async fn pages_carry_security_headers() {
         "nosniff"
     );
 }
+
+#[tokio::test]
+async fn metrics_are_served_in_the_prometheus_format() {
+    let app = spawn_app().await;
+    app.get("/api/tags").await;
+
+    let metrics = app.get("/metrics").await;
+
+    assert_eq!(metrics.status, StatusCode::OK);
+    assert!(
+        metrics.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let queries: u64 = metrics
+        .text
+        .lines()
+        .find_map(|line| line.strip_prefix("million_db_queries_total "))
+        .expect("the query counter")
+        .parse()
+        .unwrap();
+    assert!(queries >= 1, "the tag list was read from the database");
+    assert!(
+        metrics
+            .text
+            .contains("# TYPE million_cache_lookups_total counter")
+    );
+    assert!(
+        metrics
+            .text
+            .contains("million_db_pool_connections{state=\"idle\"}")
+    );
+}
