@@ -11,6 +11,7 @@ diesel::table! {
         image -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        session_generation -> Int4,
     }
 }
 

@@ -19,12 +19,14 @@ use actix_web::middleware::Next;
 use secrecy::ExposeSecret;
 
 use crate::client::ClientInfo;
+use crate::models::User;
 
 use super::memory_store::MemorySessionStore;
 use crate::settings::{SessionSettings, SessionStoreKind};
 use crate::tiers::cookie_sessions;
 
 const USER_ID: &str = "uid";
+const GENERATION: &str = "gen";
 const FLASH: &str = "flash";
 
 /// Where session state lives, as configured by `session.store`.
@@ -156,12 +158,27 @@ pub fn user_id(session: &Session) -> Option<i64> {
     session.get::<i64>(USER_ID).ok().flatten()
 }
 
-/// Signs `user_id` in, under a new session id and a new anti-forgery token.
-pub fn sign_in(session: &Session, user_id: i64) -> anyhow::Result<()> {
+/// Whether this session was signed in under `user`'s current session
+/// generation, i.e. the account has not signed out everywhere (or changed its
+/// password) since.
+pub fn is_current(session: &Session, user: &User) -> bool {
+    let generation = session.get::<i32>(GENERATION).ok().flatten().unwrap_or(0);
+    user_id(session) == Some(user.id) && generation == user.session_generation
+}
+
+/// Signs `user` in, under a new session id and a new anti-forgery token.
+pub fn sign_in(session: &Session, user: &User) -> anyhow::Result<()> {
     session.renew();
     super::csrf::rotate(session);
+    remember(session, user)
+}
+
+/// Keeps this browser signed in as `user` after the account's session
+/// generation moved on (the password was changed here).
+pub fn remember(session: &Session, user: &User) -> anyhow::Result<()> {
     session
-        .insert(USER_ID, user_id)
+        .insert(USER_ID, user.id)
+        .and_then(|()| session.insert(GENERATION, user.session_generation))
         .map_err(|error| anyhow::anyhow!("storing the session: {error}"))
 }
 

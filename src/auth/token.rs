@@ -7,6 +7,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use crate::models::User;
+
 /// Issues and checks API tokens.
 #[derive(Clone)]
 pub struct Tokens {
@@ -19,8 +21,20 @@ pub struct Tokens {
 struct Claims {
     /// The user id.
     sub: String,
+    /// The account's session generation when the token was issued; the token
+    /// is refused once the account signs out everywhere or changes password.
+    #[serde(default)]
+    generation: i32,
     iat: u64,
     exp: u64,
+}
+
+/// Who a valid token speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bearer {
+    pub user_id: i64,
+    /// See [`crate::models::User::session_generation`].
+    pub generation: i32,
 }
 
 impl Tokens {
@@ -34,11 +48,17 @@ impl Tokens {
         }
     }
 
-    /// A token for `user_id`.
-    pub fn issue(&self, user_id: i64) -> anyhow::Result<String> {
+    /// A token for `user`, valid until it expires or the account's session
+    /// generation moves on.
+    pub fn issue(&self, user: &User) -> anyhow::Result<String> {
+        self.issue_for(user.id, user.session_generation)
+    }
+
+    fn issue_for(&self, user_id: i64, generation: i32) -> anyhow::Result<String> {
         let now = unix_now();
         let claims = Claims {
             sub: user_id.to_string(),
+            generation,
             iat: now,
             exp: now + self.ttl.as_secs(),
         };
@@ -49,13 +69,16 @@ impl Tokens {
         )?)
     }
 
-    /// The user id in `token`, if it is ours, well-formed and unexpired.
-    pub fn verify(&self, token: &str) -> Option<i64> {
+    /// Who `token` speaks for, if it is ours, well-formed and unexpired.
+    pub fn verify(&self, token: &str) -> Option<Bearer> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 30;
         validation.set_required_spec_claims(&["exp", "sub"]);
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).ok()?;
-        data.claims.sub.parse().ok()
+        Some(Bearer {
+            user_id: data.claims.sub.parse().ok()?,
+            generation: data.claims.generation,
+        })
     }
 }
 
@@ -80,8 +103,14 @@ mod tests {
             "a-secret-of-at-least-32-characters!!",
             Duration::from_secs(60),
         );
-        let token = tokens.issue(42).unwrap();
-        assert_eq!(tokens.verify(&token), Some(42));
+        let token = tokens.issue_for(42, 3).unwrap();
+        assert_eq!(
+            tokens.verify(&token),
+            Some(Bearer {
+                user_id: 42,
+                generation: 3
+            })
+        );
     }
 
     #[test]
@@ -94,11 +123,11 @@ mod tests {
             "another-secret-of-at-least-32-chars!",
             Duration::from_secs(60),
         );
-        let token = theirs.issue(42).unwrap();
+        let token = theirs.issue_for(42, 0).unwrap();
         assert_eq!(ours.verify(&token), None);
         assert_eq!(ours.verify("not.a.token"), None);
         assert_eq!(ours.verify(""), None);
-        let mut tampered = ours.issue(1).unwrap();
+        let mut tampered = ours.issue_for(1, 0).unwrap();
         tampered.push('x');
         assert_eq!(ours.verify(&tampered), None);
     }
@@ -111,6 +140,7 @@ mod tests {
         );
         let claims = Claims {
             sub: "7".into(),
+            generation: 0,
             iat: 1,
             exp: 2,
         };

@@ -22,6 +22,8 @@ pub struct User {
     pub image: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Sessions and API tokens issued under an older generation are refused.
+    pub session_generation: i32,
 }
 
 /// A new account.
@@ -118,6 +120,34 @@ impl User {
             .returning(User::as_returning())
             .get_result(conn)
             .await
+    }
+
+    /// Applies `changes` and ends every session and API token issued so far.
+    pub async fn update_ending_sessions(
+        conn: &mut Conn,
+        id: i64,
+        changes: UserChanges,
+    ) -> QueryResult<User> {
+        diesel::update(users::table.find(id))
+            .set((
+                changes,
+                users::updated_at.eq(diesel::dsl::now),
+                users::session_generation.eq(users::session_generation + 1),
+            ))
+            .returning(User::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// Ends every session and API token issued so far for `id`; returns the
+    /// new generation, or `None` if there is no such account.
+    pub async fn end_sessions(conn: &mut Conn, id: i64) -> QueryResult<Option<i32>> {
+        diesel::update(users::table.find(id))
+            .set(users::session_generation.eq(users::session_generation + 1))
+            .returning(users::session_generation)
+            .get_result(conn)
+            .await
+            .optional()
     }
 
     /// Deletes an account; its articles, comments, follows and favorites go with it.

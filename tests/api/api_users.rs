@@ -284,6 +284,43 @@ async fn a_new_password_replaces_the_old_one() {
 }
 
 #[tokio::test]
+async fn a_new_password_revokes_older_tokens_but_not_the_one_it_returns() {
+    let app = spawn_app().await;
+    let token = app.register("jake").await;
+    let browser = app.browser();
+    browser.sign_in("jake").await;
+
+    let response = app
+        .api(
+            "PUT",
+            "/api/user",
+            Some(&token),
+            Some(json!({"user": {"password": "a brand new secret"}})),
+        )
+        .await;
+    let returned = response.body["user"]["token"].as_str().unwrap();
+    let with_old = app.api("GET", "/api/user", Some(&token), None).await;
+    let reading_with_old = app.api("GET", "/api/articles", Some(&token), None).await;
+    let with_returned = app.api("GET", "/api/user", Some(returned), None).await;
+
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(with_old.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(with_old.errors(), ["token is invalid"]);
+    assert_eq!(
+        reading_with_old.status,
+        StatusCode::UNAUTHORIZED,
+        "a revoked token personalizes nothing"
+    );
+    assert_eq!(with_returned.status, StatusCode::OK);
+    assert_eq!(with_returned.body["user"]["username"], "jake");
+    assert_eq!(
+        browser.signed_in_as().await,
+        None,
+        "browsers signed in with the old password are signed out"
+    );
+}
+
+#[tokio::test]
 async fn invalid_updates_change_nothing() {
     let app = spawn_app().await;
     let token = app.register("jake").await;

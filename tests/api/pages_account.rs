@@ -2,7 +2,9 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{PASSWORD, spawn_app};
+use million::settings::SessionStoreKind;
+
+use crate::helpers::{Browser, PASSWORD, TestApp, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn signing_up_signs_the_new_user_in() {
@@ -392,4 +394,182 @@ async fn pages_that_need_an_account_send_visitors_to_sign_in() {
             "{path}"
         );
     }
+}
+
+/// Each session store this build has: sessions end everywhere in all of them.
+fn session_stores() -> Vec<SessionStoreKind> {
+    let mut stores = vec![SessionStoreKind::Memory];
+    if cfg!(feature = "stateless-sessions") {
+        stores.push(SessionStoreKind::Cookie);
+    }
+    stores
+}
+
+async fn api_login(app: &TestApp, password: &str) -> String {
+    let response = app
+        .api(
+            "POST",
+            "/api/users/login",
+            None,
+            Some(serde_json::json!({"user": {"email": "jake@example.com", "password": password}})),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text);
+    response.body["user"]["token"].as_str().unwrap().to_string()
+}
+
+/// Jake, signed in on a laptop, a phone and an API client.
+struct SignedInTwice {
+    app: TestApp,
+    laptop: Browser,
+    phone: Browser,
+    token: String,
+}
+
+async fn signed_in_twice(store: SessionStoreKind) -> SignedInTwice {
+    let app = spawn_app_with(|settings| settings.session.store = store).await;
+    let laptop = app.browser();
+    let phone = app.browser();
+    laptop.sign_up("jake").await;
+    phone.sign_in("jake").await;
+    let token = api_login(&app, PASSWORD).await;
+    assert_eq!(phone.signed_in_as().await.as_deref(), Some("jake"));
+    SignedInTwice {
+        app,
+        laptop,
+        phone,
+        token,
+    }
+}
+
+#[tokio::test]
+async fn signing_out_everywhere_ends_every_session_and_token() {
+    for store in session_stores() {
+        let SignedInTwice {
+            app,
+            laptop,
+            phone,
+            token,
+        } = signed_in_twice(store).await;
+
+        let settings = laptop.get("/settings").await;
+        let done = laptop.submit("/settings/sign-out-everywhere", &[]).await;
+        let login = laptop.get("/login").await;
+        let phone_home = phone.get("/").await;
+
+        assert_eq!(
+            settings.text_of(".sessions button"),
+            "Sign out everywhere",
+            "{store:?}"
+        );
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{store:?}");
+        assert_eq!(done.location(), Some("/login"));
+        assert_eq!(
+            login.text_of(".flash"),
+            "You have been signed out on every browser and device."
+        );
+        assert_eq!(laptop.signed_in_as().await, None, "{store:?}");
+        assert_eq!(phone_home.text_of(".nav-user"), "", "{store:?}");
+        assert!(
+            phone_home
+                .text_of(".flash")
+                .contains("You have been signed out"),
+            "{store:?}: {}",
+            phone_home.text_of(".flash")
+        );
+        assert_eq!(phone.signed_in_as().await, None, "{store:?}");
+        let revoked = app.api("GET", "/api/user", Some(&token), None).await;
+        assert_eq!(revoked.status, StatusCode::UNAUTHORIZED, "{store:?}");
+
+        phone.sign_in("jake").await;
+        assert_eq!(phone.signed_in_as().await.as_deref(), Some("jake"));
+        let fresh = api_login(&app, PASSWORD).await;
+        let current = app.api("GET", "/api/user", Some(&fresh), None).await;
+        assert_eq!(current.status, StatusCode::OK, "{store:?}");
+    }
+}
+
+#[tokio::test]
+async fn signing_out_everywhere_needs_the_form_token() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    browser.sign_up("jake").await;
+
+    let forged = browser
+        .post_raw("/settings/sign-out-everywhere", &[("csrf_token", "forged")])
+        .await;
+
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(browser.signed_in_as().await.as_deref(), Some("jake"));
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM users WHERE session_generation = 0")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_new_password_signs_out_every_other_browser_and_token() {
+    for store in session_stores() {
+        let SignedInTwice {
+            app,
+            laptop,
+            phone,
+            token: old_token,
+        } = signed_in_twice(store).await;
+
+        let saved = laptop
+            .submit(
+                "/settings",
+                &[
+                    ("image", ""),
+                    ("username", "jake"),
+                    ("name", ""),
+                    ("bio", ""),
+                    ("email", "jake@example.com"),
+                    ("password", "a brand new passphrase"),
+                ],
+            )
+            .await;
+
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{store:?}");
+        assert_eq!(
+            laptop.signed_in_as().await.as_deref(),
+            Some("jake"),
+            "{store:?}: the browser that changed it stays signed in"
+        );
+        assert_eq!(phone.signed_in_as().await, None, "{store:?}");
+        let revoked = app.api("GET", "/api/user", Some(&old_token), None).await;
+        assert_eq!(revoked.status, StatusCode::UNAUTHORIZED, "{store:?}");
+        api_login(&app, "a brand new passphrase").await;
+    }
+}
+
+#[tokio::test]
+async fn other_settings_keep_every_session() {
+    let SignedInTwice {
+        app,
+        laptop,
+        phone,
+        token,
+    } = signed_in_twice(SessionStoreKind::Memory).await;
+
+    laptop
+        .submit(
+            "/settings",
+            &[
+                ("image", ""),
+                ("username", "jake"),
+                ("name", "Jake"),
+                ("bio", "Still me."),
+                ("email", "jake@example.com"),
+                ("password", ""),
+            ],
+        )
+        .await;
+
+    assert_eq!(phone.signed_in_as().await.as_deref(), Some("jake"));
+    let current = app.api("GET", "/api/user", Some(&token), None).await;
+    assert_eq!(current.status, StatusCode::OK);
 }

@@ -126,7 +126,7 @@ async fn every_list_costs_the_same_few_queries_at_any_length() {
         long,
         [
             ("api list", 4),
-            ("api list, token", 6),
+            ("api list, token", 7),
             ("api feed", 7),
             ("api article", 3),
             ("api comments", 3),

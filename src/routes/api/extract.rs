@@ -8,6 +8,7 @@ use std::pin::Pin;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 
+use crate::auth::token::Bearer;
 use crate::error::{ApiError, AppError};
 use crate::models::User;
 use crate::state::AppState;
@@ -37,7 +38,7 @@ fn token(request: &HttpRequest) -> Result<Option<&str>, AppError> {
     }
 }
 
-fn viewer_id(request: &HttpRequest) -> Result<Option<i64>, AppError> {
+fn bearer(request: &HttpRequest) -> Result<Option<Bearer>, AppError> {
     let Some(token) = token(request)? else {
         return Ok(None);
     };
@@ -55,12 +56,31 @@ fn state(request: &HttpRequest) -> Result<&web::Data<AppState>, AppError> {
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("application state is not registered")))
 }
 
+/// The account `bearer` names, unless it was deleted or has signed out
+/// everywhere (or changed its password) since the token was issued.
+async fn account(state: &AppState, bearer: Bearer) -> Result<User, AppError> {
+    let mut conn = state.db.read().await?;
+    User::find(&mut conn, bearer.user_id)
+        .await?
+        .filter(|user| user.session_generation == bearer.generation)
+        .ok_or(AppError::Unauthenticated("is invalid"))
+}
+
 impl FromRequest for ApiViewer {
     type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, ApiError>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(viewer_id(request).map(ApiViewer).map_err(ApiError))
+        let found = bearer(request).and_then(|bearer| match bearer {
+            Some(bearer) => Ok(Some((bearer, state(request)?.clone()))),
+            None => Ok(None),
+        });
+        Box::pin(async move {
+            match found? {
+                Some((bearer, state)) => Ok(ApiViewer(Some(account(&state, bearer).await?.id))),
+                None => Ok(ApiViewer(None)),
+            }
+        })
     }
 }
 
@@ -69,19 +89,16 @@ impl FromRequest for ApiUser {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let found = viewer_id(request).and_then(|id| {
+        let found = bearer(request).and_then(|bearer| {
             let state = state(request)?.clone();
-            Ok((id.ok_or(AppError::Unauthenticated("is missing"))?, state))
+            Ok((
+                bearer.ok_or(AppError::Unauthenticated("is missing"))?,
+                state,
+            ))
         });
         Box::pin(async move {
-            let (id, state) = found?;
-            let mut conn = state.db.read().await?;
-            // A valid token for a deleted account is no longer valid.
-            let user = User::find(&mut conn, id)
-                .await
-                .map_err(AppError::from)?
-                .ok_or(AppError::Unauthenticated("is invalid"))?;
-            Ok(ApiUser(user))
+            let (bearer, state) = found?;
+            Ok(ApiUser(account(&state, bearer).await?))
         })
     }
 }

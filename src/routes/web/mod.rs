@@ -39,6 +39,10 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     .route("/logout", web::post().to(account::logout::submit))
     .route("/settings", web::get().to(settings::edit::form))
     .route("/settings", web::post().to(settings::edit::submit))
+    .route(
+        "/settings/sign-out-everywhere",
+        web::post().to(settings::sign_out_everywhere::submit),
+    )
     .route("/settings/delete", web::get().to(settings::delete::confirm))
     .route("/settings/delete", web::post().to(settings::delete::submit))
     .route(

@@ -72,12 +72,22 @@ impl FromRequest for Page {
             let viewer = match session::user_id(&session) {
                 Some(id) => {
                     let mut conn = state.db.read().await?;
-                    let user = User::find(&mut conn, id).await?;
-                    if user.is_none() {
-                        // The account was deleted elsewhere.
-                        session::sign_out(&session);
+                    match User::find(&mut conn, id).await? {
+                        Some(user) if session::is_current(&session, &user) => Some(user),
+                        Some(_) => {
+                            session::sign_out_with_notice(
+                                &session,
+                                "You have been signed out: your account signed out \
+                                 everywhere or its password was changed.",
+                            );
+                            None
+                        }
+                        None => {
+                            // The account was deleted elsewhere.
+                            session::sign_out(&session);
+                            None
+                        }
                     }
-                    user
                 }
                 None => None,
             };

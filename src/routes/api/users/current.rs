@@ -12,6 +12,6 @@ pub async fn current(
     state: web::Data<AppState>,
     ApiUser(user): ApiUser,
 ) -> Result<HttpResponse, ApiError> {
-    let token = state.tokens.issue(user.id)?;
+    let token = state.tokens.issue(&user)?;
     Ok(HttpResponse::Ok().json(UserBody::new(&user, &token)))
 }

@@ -23,6 +23,6 @@ pub async fn login(
     body: web::Json<UserRequest<Credentials>>,
 ) -> Result<HttpResponse, ApiError> {
     let user = accounts::authenticate(&state, &body.user.email, &body.user.password).await?;
-    let token = state.tokens.issue(user.id)?;
+    let token = state.tokens.issue(&user)?;
     Ok(HttpResponse::Ok().json(UserBody::new(&user, &token)))
 }

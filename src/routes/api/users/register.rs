@@ -34,6 +34,6 @@ pub async fn register(
         },
     )
     .await?;
-    let token = state.tokens.issue(user.id)?;
+    let token = state.tokens.issue(&user)?;
     Ok(HttpResponse::Created().json(UserBody::new(&user, &token)))
 }

@@ -39,6 +39,6 @@ pub async fn update(
         },
     )
     .await?;
-    let token = state.tokens.issue(user.id)?;
+    let token = state.tokens.issue(&user)?;
     Ok(HttpResponse::Ok().json(UserBody::new(&user, &token)))
 }

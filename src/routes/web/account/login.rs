@@ -52,7 +52,7 @@ pub async fn submit(
     let next = local_or(&form.next, "/");
     match accounts::authenticate(&state, &form.email, &form.password).await {
         Ok(user) => {
-            session::sign_in(page.session(), user.id)?;
+            session::sign_in(page.session(), &user)?;
             Ok(see_other(&next))
         }
         Err(AppError::Validation(errors)) => render_invalid(&LoginPage {

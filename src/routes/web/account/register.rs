@@ -48,7 +48,7 @@ pub async fn submit(
     };
     match accounts::register(&state, registration).await {
         Ok(user) => {
-            session::sign_in(page.session(), user.id)?;
+            session::sign_in(page.session(), &user)?;
             session::flash(
                 page.session(),
                 &format!("Welcome to million, {}!", user.username),

@@ -50,6 +50,8 @@ pub async fn submit(
     };
     match accounts::update(&state, user, update).await {
         Ok(saved) => {
+            // A new password signed every other browser out; not this one.
+            session::remember(page.session(), &saved)?;
             session::flash(page.session(), "Your settings have been saved.");
             Ok(see_other(&format!("/profile/{}", saved.username)))
         }

@@ -1,4 +1,5 @@
-//! The signed-in user's settings and account deletion.
+//! The signed-in user's settings, signing out everywhere and account deletion.
 
 pub mod delete;
 pub mod edit;
+pub mod sign_out_everywhere;
