@@ -113,41 +113,30 @@ impl User {
             .await
     }
 
-    /// Applies `changes` to the account `id` and returns the result.
+    /// Applies `changes` to the account `id` and returns the result. A new
+    /// password also ends every session and API token issued so far: whoever
+    /// knew the old one is signed out.
     pub async fn update(conn: &mut Conn, id: i64, changes: UserChanges) -> QueryResult<User> {
-        diesel::update(users::table.find(id))
-            .set((changes, users::updated_at.eq(diesel::dsl::now)))
-            .returning(User::as_returning())
-            .get_result(conn)
-            .await
-    }
-
-    /// Applies `changes` and ends every session and API token issued so far.
-    pub async fn update_ending_sessions(
-        conn: &mut Conn,
-        id: i64,
-        changes: UserChanges,
-    ) -> QueryResult<User> {
+        let ended = i32::from(changes.password_hash.is_some());
         diesel::update(users::table.find(id))
             .set((
                 changes,
                 users::updated_at.eq(diesel::dsl::now),
-                users::session_generation.eq(users::session_generation + 1),
+                users::session_generation.eq(users::session_generation + ended),
             ))
             .returning(User::as_returning())
             .get_result(conn)
             .await
     }
 
-    /// Ends every session and API token issued so far for `id`; returns the
-    /// new generation, or `None` if there is no such account.
-    pub async fn end_sessions(conn: &mut Conn, id: i64) -> QueryResult<Option<i32>> {
-        diesel::update(users::table.find(id))
+    /// Ends every session and API token issued so far for `id`; false if
+    /// there is no such account.
+    pub async fn end_sessions(conn: &mut Conn, id: i64) -> QueryResult<bool> {
+        let updated = diesel::update(users::table.find(id))
             .set(users::session_generation.eq(users::session_generation + 1))
-            .returning(users::session_generation)
-            .get_result(conn)
-            .await
-            .optional()
+            .execute(conn)
+            .await?;
+        Ok(updated == 1)
     }
 
     /// Deletes an account; its articles, comments, follows and favorites go with it.

@@ -160,14 +160,9 @@ pub async fn update(
         image: image.map(ImageUrl::into_inner),
     };
     let mut conn = state.db.write().await?;
-    // A new password ends every other session and API token: whoever knew
-    // the old one is signed out.
-    let saved = if changes.password_hash.is_some() {
-        User::update_ending_sessions(&mut conn, user.id, changes).await
-    } else {
-        User::update(&mut conn, user.id, changes).await
-    }
-    .map_err(taken_error)?;
+    let saved = User::update(&mut conn, user.id, changes)
+        .await
+        .map_err(taken_error)?;
     // Their name, bio and avatar appear in their profile and, as the author,
     // in their articles, their comment threads and the article lists.
     let mut forget = authored_entries(&mut conn, user.id).await?;
@@ -182,10 +177,11 @@ pub async fn update(
 #[tracing::instrument(skip_all, fields(user = user.id))]
 pub async fn sign_out_everywhere(state: &AppState, user: &User) -> Result<(), AppError> {
     let mut conn = state.db.write().await?;
-    User::end_sessions(&mut conn, user.id)
-        .await?
-        .ok_or(AppError::NotFound("user"))?;
-    Ok(())
+    if User::end_sessions(&mut conn, user.id).await? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound("user"))
+    }
 }
 
 /// Every cached entry that shows `user` as an author.
