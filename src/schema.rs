@@ -72,7 +72,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    revoked_sessions (id) {
+        id -> Text,
+        user_id -> Int8,
+        expires_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(articles -> users (author_id));
+diesel::joinable!(revoked_sessions -> users (user_id));
 diesel::joinable!(article_tags -> articles (article_id));
 diesel::joinable!(article_tags -> tags (tag_id));
 diesel::joinable!(favorites -> articles (article_id));
@@ -88,6 +97,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     article_tags,
     favorites,
     comments,
+    revoked_sessions,
 );
 
 diesel::define_sql_function! {

@@ -21,6 +21,7 @@ use anyhow::{Context, bail};
 use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
 
+use crate::auth::browser::{self, BrowserCookies};
 use crate::auth::password::Passwords;
 use crate::auth::session::{self, SessionBackend};
 use crate::auth::token::Tokens;
@@ -75,8 +76,10 @@ impl Application {
                 &settings.auth.jwt_secret,
                 Duration::from_secs(settings.auth.token_ttl_hours * 3600),
             ),
+            api_requires_current_password: settings.auth.api_requires_current_password,
             instance: instance.clone(),
             sessions: SessionBackend::new(&settings.session)?,
+            session_idle: actix_web::cookie::time::Duration::hours(settings.session.ttl_hours),
             trusted_proxies: settings.application.trusted_proxies.clone().into(),
             architecture: Arc::new(settings.architecture.clone()),
             cache: Cache::new(&settings.cache)?,
@@ -122,6 +125,7 @@ fn server(listener: TcpListener, state: AppState, settings: &Settings) -> anyhow
     let state = web::Data::new(state);
     let sessions = state.sessions.clone();
     let session_settings = settings.session.clone();
+    let browser_cookies = Arc::new(BrowserCookies::new(&settings.session));
     let limits = settings.limits.clone();
     let cors_origins = settings.application.cors_origins.clone();
     let static_dir = settings.application.static_dir.clone();
@@ -144,6 +148,7 @@ fn server(listener: TcpListener, state: AppState, settings: &Settings) -> anyhow
             .wrap(NormalizePath::new(TrailingSlash::Trim))
             .wrap(TracingLogger::<RequestSpan>::new())
             .app_data(state.clone())
+            .app_data(browser_cookies.clone())
             .configure(routes::health::config)
             .configure(routes::metrics::config)
             .service(
@@ -167,6 +172,7 @@ fn server(listener: TcpListener, state: AppState, settings: &Settings) -> anyhow
             .service(
                 web::scope("")
                     .wrap(session::middleware(&session_settings, sessions.clone()))
+                    .wrap(from_fn(browser::middleware))
                     .wrap(from_fn(session::secure_cookies_over_https))
                     .wrap(
                         DefaultHeaders::new()

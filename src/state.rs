@@ -3,6 +3,8 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use actix_web::cookie::time::Duration;
+
 use crate::auth::password::Passwords;
 use crate::auth::session::SessionBackend;
 use crate::auth::token::Tokens;
@@ -19,10 +21,14 @@ pub struct AppState {
     pub passwords: Passwords,
     /// API token issuing and checking.
     pub tokens: Tokens,
+    /// Whether `PUT /api/user` needs `currentPassword` to change credentials.
+    pub api_requires_current_password: bool,
     /// This server's name, as sent in `X-Served-By`.
     pub instance: String,
     /// Where browser sessions live.
     pub sessions: SessionBackend,
+    /// How long a browser session may go unused before the server refuses it.
+    pub session_idle: Duration,
     /// Reverse proxies whose forwarding headers are believed.
     pub trusted_proxies: Arc<[IpAddr]>,
     /// The topology this server is part of, for the architecture page.

@@ -1,7 +1,7 @@
 //! Who is asking: passwords, API tokens, browser sessions and their
 //! anti-forgery tokens.
 
-pub mod csrf;
+pub mod browser;
 pub mod memory_store;
 pub mod password;
 pub mod session;

@@ -1,9 +1,12 @@
-//! Browser sessions for the HTML pages: who is signed in, the anti-forgery
-//! token, and one-time notices.
+//! Browser sessions for the HTML pages: who is signed in. Only signed-in
+//! browsers have one; the anti-forgery token and notices travel in the
+//! browser's own signed cookies ([`super::browser`]).
 //!
 //! The cookie is HttpOnly and SameSite=Lax, Secure when so configured or when
 //! the request came over HTTPS, and its id is renewed at sign-in so a session
-//! fixed before sign-in is useless.
+//! fixed before sign-in is useless. Each session has an id of its own that
+//! signing out revokes, and the server refuses a session unused for longer
+//! than `session.ttl_hours`, whatever the cookie says.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,6 +19,7 @@ use actix_web::cookie::{Key, SameSite, time::Duration};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
+use rand::distr::{Alphanumeric, SampleString};
 use secrecy::ExposeSecret;
 
 use crate::client::ClientInfo;
@@ -27,7 +31,11 @@ use crate::tiers::cookie_sessions;
 
 const USER_ID: &str = "uid";
 const GENERATION: &str = "gen";
-const FLASH: &str = "flash";
+const SESSION_ID: &str = "sid";
+/// When the session was last used (Unix seconds).
+const SEEN: &str = "seen";
+/// How often a session in use records that it is.
+const TOUCH_EVERY_SECS: i64 = 3600;
 
 /// Where session state lives, as configured by `session.store`.
 #[derive(Clone)]
@@ -153,23 +161,65 @@ pub async fn secure_cookies_over_https(
     Ok(response)
 }
 
-/// The signed-in user's id, if any.
-pub fn user_id(session: &Session) -> Option<i64> {
-    session.get::<i64>(USER_ID).ok().flatten()
+/// What a session says about who is signed in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The account signed in.
+    pub user_id: i64,
+    /// This session's own id: signing out revokes it.
+    pub session_id: String,
+    generation: i32,
 }
 
-/// Whether this session was signed in under `user`'s current session
-/// generation, i.e. the account has not signed out everywhere (or changed its
-/// password) since.
-pub fn is_current(session: &Session, user: &User) -> bool {
+impl Claim {
+    /// Whether the session was signed in under `user`'s current session
+    /// generation, i.e. the account has not signed out everywhere (or changed
+    /// its password) since.
+    pub fn is_current(&self, user: &User) -> bool {
+        self.user_id == user.id && self.generation == user.session_generation
+    }
+}
+
+/// Whether the session names a signed-in user at all, current or not.
+pub fn claims_someone(session: &Session) -> bool {
+    session.get::<i64>(USER_ID).ok().flatten().is_some()
+}
+
+/// Who the session says is signed in, if it was used within `idle` (the
+/// server checks this itself: a cookie's own expiry is the browser's to keep
+/// or ignore). Sessions from before session ids existed claim no one.
+pub fn claim(session: &Session, idle: Duration) -> Option<Claim> {
+    let user_id = session.get::<i64>(USER_ID).ok().flatten()?;
+    let session_id = session.get::<String>(SESSION_ID).ok().flatten()?;
+    let seen = session.get::<i64>(SEEN).ok().flatten()?;
+    if unix_now() - seen > idle.whole_seconds() {
+        return None;
+    }
     let generation = session.get::<i32>(GENERATION).ok().flatten().unwrap_or(0);
-    user_id(session) == Some(user.id) && generation == user.session_generation
+    Some(Claim {
+        user_id,
+        session_id,
+        generation,
+    })
 }
 
-/// Signs `user` in, under a new session id and a new anti-forgery token.
+/// Notes that the session is in use, so that it does not expire while it is;
+/// at most once an hour, so that most responses do not rewrite the session.
+pub fn touch(session: &Session) {
+    let seen = session.get::<i64>(SEEN).ok().flatten().unwrap_or(0);
+    if unix_now() - seen >= TOUCH_EVERY_SECS {
+        let _ = session.insert(SEEN, unix_now());
+    }
+}
+
+/// Signs `user` in, under a new session id.
 pub fn sign_in(session: &Session, user: &User) -> anyhow::Result<()> {
     session.renew();
-    super::csrf::rotate(session);
+    let session_id = Alphanumeric.sample_string(&mut rand::rng(), 32);
+    session
+        .insert(SESSION_ID, session_id)
+        .and_then(|()| session.insert(SEEN, unix_now()))
+        .map_err(|error| anyhow::anyhow!("storing the session: {error}"))?;
     remember(session, user)
 }
 
@@ -187,19 +237,6 @@ pub fn sign_out(session: &Session) {
     session.purge();
 }
 
-/// Forgets the signed-in user but keeps a notice for the next page.
-pub fn sign_out_with_notice(session: &Session, message: &str) {
-    session.clear();
-    session.renew();
-    flash(session, message);
-}
-
-/// Leaves a notice for the next page shown.
-pub fn flash(session: &Session, message: &str) {
-    let _ = session.insert(FLASH, message);
-}
-
-/// Takes the notice left for this page, if any.
-pub fn take_flash(session: &Session) -> Option<String> {
-    session.remove_as::<String>(FLASH).and_then(Result::ok)
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
 }

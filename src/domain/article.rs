@@ -1,5 +1,7 @@
 //! Article fields, tags and slugs.
 
+use std::collections::BTreeSet;
+
 use super::text;
 
 /// An article title, 1 to 200 characters.
@@ -71,7 +73,8 @@ impl Body {
     }
 }
 
-/// Up to ten distinct tags, in the order given.
+/// Up to ten distinct tags, sorted by name (as the RealWorld reference back
+/// end returns them).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TagList(Vec<String>);
 
@@ -80,20 +83,31 @@ impl TagList {
     pub const MAX_TAGS: usize = 10;
     /// Longest tag.
     pub const MAX_LENGTH: usize = 40;
+    /// Most entries a submitted list may have, repeats and blanks included:
+    /// anything longer is refused before a single entry is looked at.
+    pub const MAX_ENTRIES: usize = 100;
 
     /// Parses a list of tags (the API's `tagList`).
+    ///
+    /// The cost is bounded whatever is sent: the length of the list is
+    /// checked first, duplicates are found in a set, and parsing stops at the
+    /// first tag beyond the limit.
     pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Self, String> {
-        let mut tags: Vec<String> = Vec::new();
+        let too_many = || format!("has too many tags (maximum is {})", Self::MAX_TAGS);
+        if raw.len() > Self::MAX_ENTRIES {
+            return Err(too_many());
+        }
+        let mut tags = BTreeSet::new();
         for tag in raw {
             let tag = Self::parse_one(tag.as_ref())?;
-            if !tag.is_empty() && !tags.contains(&tag) {
-                tags.push(tag);
+            if !tag.is_empty() {
+                tags.insert(tag);
+                if tags.len() > Self::MAX_TAGS {
+                    return Err(too_many());
+                }
             }
         }
-        if tags.len() > Self::MAX_TAGS {
-            return Err(format!("has too many tags (maximum is {})", Self::MAX_TAGS));
-        }
-        Ok(Self(tags))
+        Ok(Self(tags.into_iter().collect()))
     }
 
     /// Parses tags typed in one field, separated by spaces or commas (the editor page).
@@ -101,6 +115,7 @@ impl TagList {
         let words: Vec<&str> = raw
             .split(|c: char| c == ',' || c.is_whitespace())
             .filter(|word| !word.is_empty())
+            .take(Self::MAX_ENTRIES + 1)
             .collect();
         Self::parse(&words)
     }
@@ -114,7 +129,7 @@ impl TagList {
         Ok(tag)
     }
 
-    /// The tags in order.
+    /// The tags, sorted by name.
     pub fn as_slice(&self) -> &[String] {
         &self.0
     }
@@ -162,11 +177,11 @@ mod tests {
     }
 
     #[test]
-    fn tag_lists_drop_duplicates_and_blanks_but_keep_order() {
-        let tags = TagList::parse(&["rust", "web", "rust", " "]).unwrap();
+    fn tag_lists_drop_duplicates_and_blanks_and_sort_by_name() {
+        let tags = TagList::parse(&["web", "rust", "web", " "]).unwrap();
         assert_eq!(tags.as_slice(), ["rust", "web"]);
-        let typed = TagList::parse_field("dragons, training  rust").unwrap();
-        assert_eq!(typed.as_slice(), ["dragons", "training", "rust"]);
+        let typed = TagList::parse_field("training, dragons  rust").unwrap();
+        assert_eq!(typed.as_slice(), ["dragons", "rust", "training"]);
     }
 
     #[test]
@@ -175,6 +190,19 @@ mod tests {
         assert!(TagList::parse(&many).is_err());
         assert!(TagList::parse(&["two words"]).is_err());
         assert!(TagList::parse(&["x".repeat(41)]).is_err());
+        let repeated = vec!["rust"; TagList::MAX_ENTRIES];
+        assert_eq!(TagList::parse(&repeated).unwrap().as_slice(), ["rust"]);
+    }
+
+    #[test]
+    fn hostile_tag_lists_are_refused_at_once() {
+        let many: Vec<String> = (0..40_000).map(|i| format!("tag{i}")).collect();
+        let error = TagList::parse(&many).unwrap_err();
+        assert!(error.contains("too many tags"), "{error}");
+        let typed = many.join(" ");
+        assert!(TagList::parse_field(&typed).is_err());
+        let repeated = vec!["rust"; TagList::MAX_ENTRIES + 1];
+        assert!(TagList::parse(&repeated).is_err());
     }
 
     #[test]

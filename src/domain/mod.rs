@@ -8,6 +8,6 @@ pub mod comment;
 mod field_errors;
 pub mod paging;
 pub mod profile;
-mod text;
+pub mod text;
 
 pub use field_errors::FieldErrors;

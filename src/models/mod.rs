@@ -5,6 +5,7 @@ pub mod article;
 pub mod comment;
 pub mod favorite;
 pub mod follow;
+pub mod revoked_session;
 pub mod tag;
 pub mod user;
 
@@ -12,6 +13,7 @@ pub use article::{Article, ArticleChanges, ArticleFilter, ArticleSummary, NewArt
 pub use comment::{Comment, NewComment};
 pub use favorite::Favorite;
 pub use follow::Follow;
+pub use revoked_session::RevokedSession;
 pub use tag::Tag;
 pub use user::{NewUser, User, UserChanges};
 

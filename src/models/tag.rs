@@ -69,7 +69,7 @@ impl Tag {
         Ok(())
     }
 
-    /// The tags of each of `articles`, in the order their authors gave.
+    /// The tags of each of `articles`, sorted by name.
     pub async fn for_articles(
         conn: &mut Conn,
         articles: &[i64],
@@ -80,7 +80,7 @@ impl Tag {
         let rows: Vec<(i64, String)> = article_tags::table
             .inner_join(tags::table)
             .filter(article_tags::article_id.eq_any(articles))
-            .order((article_tags::article_id, article_tags::position))
+            .order((article_tags::article_id, tags::name))
             .select((article_tags::article_id, tags::name))
             .load(conn)
             .await?;

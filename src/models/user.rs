@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::{Conn, like_prefix};
-use crate::schema::{lower_text, users};
+use crate::schema::{lower_text, revoked_sessions, users};
 
 /// An account.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -61,6 +61,24 @@ impl User {
         users::table
             .find(id)
             .select(User::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// The account `id` and whether its browser session `session` has been
+    /// revoked (signed out), in one query.
+    pub async fn find_for_session(
+        conn: &mut Conn,
+        id: i64,
+        session: &str,
+    ) -> QueryResult<Option<(User, bool)>> {
+        users::table
+            .find(id)
+            .select((
+                User::as_select(),
+                diesel::dsl::exists(revoked_sessions::table.find(session.to_string())),
+            ))
             .first(conn)
             .await
             .optional()

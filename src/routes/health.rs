@@ -10,10 +10,13 @@ use actix_web::{HttpResponse, web};
 
 use crate::state::AppState;
 
-/// Registers `/healthz` and `/readyz`.
+/// Registers `/healthz` and `/readyz`, for `GET` and `HEAD` (which answers
+/// the same without a body: balancers and uptime checkers send either).
 pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+        .route("/healthz", web::head().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/readyz", web::head().to(readyz));
 }
 
 async fn healthz() -> HttpResponse {

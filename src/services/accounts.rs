@@ -1,5 +1,6 @@
 //! Accounts: sign up, sign in, change settings, delete.
 
+use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 use crate::domain::FieldErrors;
@@ -7,7 +8,8 @@ use crate::domain::account::{EmailAddress, Password, Username};
 use crate::domain::profile::{Bio, DisplayName, ImageUrl};
 use crate::error::AppError;
 use crate::models::{
-    Article, Comment, Conn, Favorite, Follow, NewUser, User, UserChanges, unique_violation,
+    Article, Comment, Conn, Favorite, Follow, NewUser, RevokedSession, User, UserChanges,
+    unique_violation,
 };
 use crate::services::cached;
 use crate::state::AppState;
@@ -92,6 +94,57 @@ pub struct SettingsUpdate<'a> {
     pub name: Option<&'a str>,
     pub bio: Option<&'a str>,
     pub image: Option<&'a str>,
+    /// The password the account has now, and whether changing the email
+    /// address or the password needs it.
+    pub current_password: CurrentPassword<'a>,
+}
+
+/// The current password given with a change of credentials.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CurrentPassword<'a> {
+    /// What was typed, if anything.
+    pub given: Option<&'a str>,
+    /// Whether a new email address or password is refused without it.
+    pub required: bool,
+    /// The input field it came in, for the error message.
+    pub field: &'static str,
+}
+
+impl CurrentPassword<'_> {
+    /// Refuses a change of credentials without `user`'s current password:
+    /// someone who finds a browser signed in cannot take the account over.
+    async fn check(&self, state: &AppState, user: &User) -> Result<(), AppError> {
+        match self.given.filter(|given| !given.is_empty()) {
+            _ if !self.required => Ok(()),
+            None => Err(AppError::invalid(
+                self.field,
+                "is needed to change your email or password",
+            )),
+            Some(given) => confirm_password(state, user, given, self.field).await,
+        }
+    }
+}
+
+/// Refuses unless `given` (typed in `field`) is `user`'s current password.
+async fn confirm_password(
+    state: &AppState,
+    user: &User,
+    given: &str,
+    field: &'static str,
+) -> Result<(), AppError> {
+    if given.is_empty() {
+        return Err(AppError::invalid(field, "can't be blank"));
+    }
+    let secret = SecretString::from(given.to_string());
+    if state
+        .passwords
+        .verify(&secret, Some(user.password_hash.clone()))
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(AppError::invalid(field, "is not your current password"))
+    }
 }
 
 /// Changes `user`'s settings and returns the account as saved.
@@ -139,6 +192,12 @@ pub async fn update(
             "must contain at least one setting to change",
         ));
     }
+    let new_email = email
+        .as_ref()
+        .is_some_and(|email| !email.as_str().eq_ignore_ascii_case(&user.email));
+    if new_email || password.is_some() {
+        input.current_password.check(state, user).await?;
+    }
     {
         let mut conn = state.db.read().await?;
         let taken =
@@ -184,6 +243,21 @@ pub async fn sign_out_everywhere(state: &AppState, user: &User) -> Result<(), Ap
     }
 }
 
+/// Ends browser session `session` of `user` for good: until `expires_at`,
+/// when it would have expired anyway, it is refused even if its cookie is
+/// presented again.
+#[tracing::instrument(skip_all, fields(user))]
+pub async fn end_session(
+    state: &AppState,
+    user: i64,
+    session: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let mut conn = state.db.write().await?;
+    RevokedSession::revoke(&mut conn, session, user, expires_at).await?;
+    Ok(())
+}
+
 /// Every cached entry that shows `user` as an author.
 async fn authored_entries(conn: &mut Conn, user: i64) -> Result<Invalidation, AppError> {
     let mut keys = Vec::new();
@@ -204,20 +278,7 @@ async fn authored_entries(conn: &mut Conn, user: i64) -> Result<Invalidation, Ap
 /// follows and favorites go with the account.
 #[tracing::instrument(skip_all, fields(user = user.id))]
 pub async fn delete(state: &AppState, user: &User, password: &str) -> Result<(), AppError> {
-    if password.is_empty() {
-        return Err(AppError::invalid("password", "can't be blank"));
-    }
-    let secret = SecretString::from(password.to_string());
-    if !state
-        .passwords
-        .verify(&secret, Some(user.password_hash.clone()))
-        .await?
-    {
-        return Err(AppError::invalid(
-            "password",
-            "is not your current password",
-        ));
-    }
+    confirm_password(state, user, password, "password").await?;
     let mut conn = state.db.write().await?;
     // What the deletion will change, gathered while it still exists: their
     // entries, the counts of whom they followed and of what they favorited.

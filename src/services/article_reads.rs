@@ -8,7 +8,10 @@
 
 use std::collections::HashSet;
 
-use crate::domain::article::Slug;
+use crate::domain::FieldErrors;
+use crate::domain::account::Username;
+use crate::domain::article::{Slug, TagList};
+use crate::domain::text;
 use crate::error::AppError;
 use crate::models::{Article, ArticleFilter, ArticleSummary, Conn, Favorite, Follow, Tag, User};
 use crate::state::AppState;
@@ -20,6 +23,10 @@ use super::{ArticlePage, ArticleView, ProfileView};
 pub const POPULAR_TAGS: i64 = 20;
 
 /// One page of the articles matching `filter`, as `viewer` sees them.
+///
+/// A filter value that no article could match (too long, or holding control
+/// characters such as NUL, which PostgreSQL cannot even compare) is a
+/// validation error naming its query parameter.
 pub async fn list(
     state: &AppState,
     filter: &ArticleFilter,
@@ -27,6 +34,7 @@ pub async fn list(
     offset: i64,
     viewer: Option<i64>,
 ) -> Result<ArticlePage, AppError> {
+    check_filter(filter)?;
     let cacheable =
         *filter == ArticleFilter::default() && offset + limit <= cached::CACHED_LIST_DEPTH;
     let generation = if cacheable {
@@ -51,6 +59,25 @@ pub async fn list(
         personalize(&mut conn, &mut page.articles, viewer).await?;
     }
     Ok(page)
+}
+
+fn check_filter(filter: &ArticleFilter) -> Result<(), AppError> {
+    let mut errors = FieldErrors::default();
+    let fields = [
+        ("tag", &filter.tag, TagList::MAX_LENGTH),
+        ("author", &filter.author, Username::MAX),
+        ("favorited", &filter.favorited_by, Username::MAX),
+    ];
+    for (field, value, max) in fields {
+        if let Some(value) = value {
+            errors.check(field, text::checked(value, 1, max, false));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Validation(errors))
+    }
 }
 
 async fn load_list(

@@ -5,7 +5,8 @@
 //! `APP__APPLICATION__WORKERS`, `APP__APPLICATION__INSTANCE_NAME`,
 //! `APP__APPLICATION__TRUSTED_PROXIES` (comma-separated IPs),
 //! `APP__APPLICATION__CORS_ORIGINS` (comma-separated origins, or `*`),
-//! `APP__APPLICATION__STATIC_DIR`, `APP__APPLICATION__SHUTDOWN_TIMEOUT_SECS`.
+//! `APP__APPLICATION__STATIC_DIR`, `APP__APPLICATION__SHUTDOWN_TIMEOUT_SECS`,
+//! `APP__APPLICATION__DATA_DIR`.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -33,6 +34,9 @@ pub struct ApplicationSettings {
     pub static_dir: PathBuf,
     /// How long in-flight requests may take to finish on SIGTERM.
     pub shutdown_timeout_secs: u64,
+    /// Where a local run keeps what it makes for itself: its development
+    /// signing keys (`secrets.toml`). Not used in production.
+    pub data_dir: PathBuf,
 }
 
 impl ApplicationSettings {

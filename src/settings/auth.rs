@@ -1,7 +1,8 @@
 //! The `[auth]` section: API tokens and password hashing.
 //!
 //! Variables: `APP__AUTH__JWT_SECRET`, `APP__AUTH__TOKEN_TTL_HOURS`,
-//! `APP__AUTH__HASH_CONCURRENCY`, `APP__AUTH__HASH_WAIT_MS`.
+//! `APP__AUTH__HASH_CONCURRENCY`, `APP__AUTH__HASH_WAIT_MS`,
+//! `APP__AUTH__API_REQUIRES_CURRENT_PASSWORD`.
 
 use anyhow::bail;
 use secrecy::{ExposeSecret, SecretString};
@@ -48,6 +49,12 @@ pub struct AuthSettings {
     pub hash_concurrency: usize,
     /// How long a sign-in waits for a hashing slot before answering 503.
     pub hash_wait_ms: u64,
+    /// Whether `PUT /api/user` refuses a new email or password without
+    /// `currentPassword`. Off by default: the RealWorld shape has no such
+    /// field, and RealWorld front ends never send it. The settings page
+    /// always asks for it.
+    #[serde(default)]
+    pub api_requires_current_password: bool,
 }
 
 impl AuthSettings {

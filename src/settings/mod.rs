@@ -15,6 +15,7 @@ mod auth;
 mod cache;
 pub mod database;
 mod limits;
+mod local_secrets;
 mod log;
 mod redacted;
 mod session;
@@ -22,6 +23,7 @@ mod session;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 pub use application::ApplicationSettings;
@@ -100,6 +102,9 @@ impl Settings {
             .unwrap_or_else(|| PathBuf::from("config"));
         let mut settings = Self::load_from(&dir, environment, std::env::vars())?;
         settings.database.apply_env(std::env::vars())?;
+        if environment == Environment::Local {
+            settings.fill_local_secrets()?;
+        }
         settings.check()?;
         Ok(settings)
     }
@@ -154,6 +159,23 @@ impl Settings {
         })
     }
 
+    /// Gives a local run the signing keys it has not been given, made once and
+    /// kept in `application.data_dir` (see [`local_secrets`]).
+    pub fn fill_local_secrets(&mut self) -> anyhow::Result<()> {
+        if !self.auth.jwt_secret.expose_secret().is_empty()
+            && !self.session.secret.expose_secret().is_empty()
+        {
+            return Ok(());
+        }
+        let secrets = local_secrets::LocalSecrets::load_or_create(&self.application.data_dir)
+            .context(
+                "preparing the development secrets (set APP__AUTH__JWT_SECRET and \
+                      APP__SESSION__SECRET to use your own)",
+            )?;
+        secrets.fill(&mut self.auth.jwt_secret, &mut self.session.secret);
+        Ok(())
+    }
+
     /// Refuses combinations that cannot work, naming the key to change.
     pub fn check(&self) -> anyhow::Result<()> {
         self.auth.check(self.environment)?;
@@ -179,10 +201,22 @@ mod tests {
 
     #[test]
     fn local_settings_load_from_the_project_files() {
-        let settings = Settings::load_from(&project_config(), Environment::Local, []).unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let mut settings = Settings::load_from(&project_config(), Environment::Local, []).unwrap();
         assert_eq!(settings.application.port, 8000);
         assert_eq!(settings.environment, Environment::Local);
+        settings.application.data_dir = data.path().to_path_buf();
+        settings.fill_local_secrets().unwrap();
         settings.check().unwrap();
+    }
+
+    #[test]
+    fn no_secret_ships_with_the_project() {
+        for environment in [Environment::Local, Environment::Production] {
+            let settings = Settings::load_from(&project_config(), environment, []).unwrap();
+            assert!(settings.auth.jwt_secret.expose_secret().is_empty());
+            assert!(settings.session.secret.expose_secret().is_empty());
+        }
     }
 
     #[test]
@@ -228,14 +262,16 @@ mod tests {
 
     #[test]
     fn redacted_output_hides_secrets() {
-        let settings = Settings::load_from(&project_config(), Environment::Local, []).unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let mut settings = Settings::load_from(&project_config(), Environment::Local, []).unwrap();
+        settings.application.data_dir = data.path().to_path_buf();
+        settings.fill_local_secrets().unwrap();
         let printed = settings.to_redacted_toml().unwrap();
         assert!(printed.contains("jwt_secret = \"********\""), "{printed}");
         assert!(!printed.contains(settings_secret(&settings)), "{printed}");
     }
 
     fn settings_secret(settings: &Settings) -> &str {
-        use secrecy::ExposeSecret;
         settings.auth.jwt_secret.expose_secret()
     }
 }

@@ -44,6 +44,8 @@ pub struct SettingsForm {
     pub email: String,
     #[serde(default)]
     pub password: String,
+    #[serde(default)]
+    pub current_password: String,
 }
 
 /// The settings page.

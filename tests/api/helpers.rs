@@ -8,7 +8,7 @@
 //! testcontainers instead. `TEST_LOG=1` shows the application's logs.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use million::db::embedded::{ClusterConfig, PgBinaries, PostgresServer};
 use million::settings::{Environment, Settings};
@@ -151,6 +151,7 @@ async fn connect(conninfo: &str) -> tokio_postgres::Client {
 }
 
 /// A database of one's own, cloned from the migrated template.
+#[derive(Clone)]
 pub struct TestDatabase {
     pub name: String,
     pub conninfo: String,
@@ -206,7 +207,18 @@ pub fn test_settings(database: &TestDatabase) -> Settings {
     settings.database.url = SecretString::from(database.conninfo.clone());
     settings.database.migrate_on_start = false;
     settings.database.pool_size = 4;
+    // No secret ships with the project; every app in this run shares these,
+    // as the app servers behind one balancer do.
+    settings.auth.jwt_secret = SecretString::from(test_secret("jwt"));
+    settings.session.secret = SecretString::from(test_secret("session"));
     settings
+}
+
+/// A random secret for this test run, the same for every app it starts.
+fn test_secret(purpose: &str) -> String {
+    static RUN: OnceLock<String> = OnceLock::new();
+    let run = RUN.get_or_init(|| uuid::Uuid::new_v4().simple().to_string());
+    format!("{purpose}-{run}")
 }
 
 /// A running application with its own database.
@@ -232,7 +244,11 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
             });
         }
     });
-    let db = TestDatabase::create().await;
+    spawn_app_on(TestDatabase::create().await, customize).await
+}
+
+/// Another app server over the database of `db`, as behind a load balancer.
+pub async fn spawn_app_on(db: TestDatabase, customize: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings(&db);
     customize(&mut settings);
     let application = Application::build(settings)
@@ -370,13 +386,25 @@ impl TestApp {
 
     /// A new browser (its own cookie jar) pointed at the app.
     pub fn browser(&self) -> Browser {
+        self.browser_with_cookies("")
+    }
+
+    /// A new browser holding `cookies` (a `Cookie` header's value), as
+    /// someone who copied them from another browser would.
+    pub fn browser_with_cookies(&self, cookies: &str) -> Browser {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let url: reqwest::Url = self.address.parse().expect("the app's address");
+        for cookie in cookies.split(';').map(str::trim).filter(|c| !c.is_empty()) {
+            jar.add_cookie_str(cookie, &url);
+        }
         Browser {
             address: self.address.clone(),
             client: reqwest::Client::builder()
-                .cookie_store(true)
+                .cookie_provider(Arc::clone(&jar))
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("building an HTTP client"),
+            jar,
         }
     }
 }
@@ -457,9 +485,30 @@ impl Page {
 pub struct Browser {
     pub address: String,
     client: reqwest::Client,
+    jar: Arc<reqwest::cookie::Jar>,
 }
 
 impl Browser {
+    /// The cookies this browser sends to the site, as a `Cookie` header.
+    pub fn cookies(&self) -> String {
+        use reqwest::cookie::CookieStore;
+        let url: reqwest::Url = self.address.parse().expect("the app's address");
+        self.jar
+            .cookies(&url)
+            .and_then(|value| value.to_str().ok().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// The same browser (same cookies) pointed at another server of the
+    /// site, as a load balancer would send its next request.
+    pub fn at(&self, app: &TestApp) -> Browser {
+        Browser {
+            address: app.address.clone(),
+            client: self.client.clone(),
+            jar: Arc::clone(&self.jar),
+        }
+    }
+
     /// Loads `path`.
     pub async fn get(&self, path: &str) -> Page {
         let response = self

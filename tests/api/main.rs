@@ -17,6 +17,7 @@ mod pages_csrf;
 mod pages_home;
 mod pages_people;
 mod pages_profile;
+mod pages_sessions;
 mod queries;
 mod seed;
 mod serve;

@@ -175,15 +175,8 @@ async fn wrong_credentials_keep_the_email_and_say_nothing_more() {
 async fn signing_in_gives_a_new_session_id() {
     let app = spawn_app().await;
     app.register("jake").await;
-    let browser = app.browser();
-    let login = browser.get("/login").await;
-    let before = login
-        .headers
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
+    // A session id fixed by an attacker before the victim signs in.
+    let browser = app.browser_with_cookies("million_session=planted-by-an-attacker");
 
     let signed_in = browser
         .submit(
@@ -192,18 +185,19 @@ async fn signing_in_gives_a_new_session_id() {
         )
         .await;
 
-    let after = signed_in
+    let session = signed_in
         .headers
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|cookie| cookie.starts_with("million_session="))
+        .expect("a session cookie")
         .to_string();
-    let value = |cookie: &str| cookie.split(';').next().unwrap().to_string();
-    assert_ne!(value(&before), value(&after));
-    assert!(after.contains("HttpOnly"), "{after}");
-    assert!(after.contains("SameSite=Lax"), "{after}");
-    assert!(!after.contains("Secure"), "plain HTTP here: {after}");
+    assert!(!session.contains("planted-by-an-attacker"), "{session}");
+    assert!(session.contains("HttpOnly"), "{session}");
+    assert!(session.contains("SameSite=Lax"), "{session}");
+    assert!(!session.contains("Secure"), "plain HTTP here: {session}");
+    assert_eq!(browser.signed_in_as().await.as_deref(), Some("jake"));
 }
 
 #[tokio::test]
@@ -211,10 +205,37 @@ async fn the_session_cookie_is_secure_when_configured() {
     let app =
         crate::helpers::spawn_app_with(|settings| settings.session.cookie_secure = true).await;
 
-    let login = app.browser().get("/login").await;
+    app.register("jake").await;
+    let browser = app.browser();
 
-    let cookie = login.headers.get("set-cookie").unwrap().to_str().unwrap();
-    assert!(cookie.contains("Secure"), "{cookie}");
+    let login = browser.get("/login").await;
+    let signed_in = browser
+        .post_raw(
+            "/login",
+            &[
+                ("csrf_token", &login.csrf_token().unwrap()),
+                ("email", "jake@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+
+    let cookies: Vec<&str> = login
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .chain(signed_in.headers.get_all("set-cookie"))
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    assert!(
+        cookies
+            .iter()
+            .any(|cookie| cookie.starts_with("million_session=")),
+        "{cookies:?}"
+    );
+    for cookie in cookies {
+        assert!(cookie.contains("Secure"), "{cookie}");
+    }
 }
 
 #[tokio::test]
@@ -247,6 +268,7 @@ async fn settings_are_prefilled_and_saved() {
                 ("bio", "I build things."),
                 ("email", "jacob@example.com"),
                 ("password", ""),
+                ("current_password", PASSWORD),
             ],
         )
         .await;
@@ -320,6 +342,95 @@ async fn invalid_settings_are_shown_and_nothing_is_saved() {
             .await,
         1
     );
+}
+
+#[tokio::test]
+async fn a_new_email_or_password_needs_the_current_password() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    browser.sign_up("jake").await;
+    let change = |email: &'static str, password: &'static str, current: &'static str| {
+        vec![
+            ("image", ""),
+            ("username", "jake"),
+            ("name", ""),
+            ("bio", "Changed"),
+            ("email", email),
+            ("password", password),
+            ("current_password", current),
+        ]
+    };
+
+    let no_current = browser
+        .submit("/settings", &change("thief@example.com", "", ""))
+        .await;
+    let wrong_current = browser
+        .submit(
+            "/settings",
+            &change("jake@example.com", "stolen account now", "a guess at it"),
+        )
+        .await;
+    let other_settings = browser
+        .submit("/settings", &change("jake@example.com", "", ""))
+        .await;
+
+    assert_eq!(no_current.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        no_current.texts(".field-error"),
+        ["Current password is needed to change your email or password"]
+    );
+    assert_eq!(
+        no_current
+            .attr("input[name=current_password]", "aria-describedby")
+            .as_deref(),
+        Some("current_password-error")
+    );
+    assert_eq!(
+        no_current.attr("input[name=email]", "value").as_deref(),
+        Some("thief@example.com"),
+        "what was typed is kept"
+    );
+    assert_eq!(wrong_current.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        wrong_current.texts(".field-error"),
+        ["Current password is not your current password"]
+    );
+    assert_eq!(
+        wrong_current
+            .attr("input[name=password]", "value")
+            .as_deref(),
+        Some(""),
+        "passwords are never sent back"
+    );
+    assert_eq!(
+        other_settings.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        other_settings.text
+    );
+    assert_eq!(
+        app.db
+            .count(
+                "SELECT count(*) FROM users WHERE email = 'jake@example.com' AND bio = 'Changed'"
+            )
+            .await,
+        1
+    );
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM users WHERE session_generation = 0")
+            .await,
+        1
+    );
+    let api = app
+        .api(
+            "POST",
+            "/api/users/login",
+            None,
+            Some(serde_json::json!({"user": {"email": "jake@example.com", "password": PASSWORD}})),
+        )
+        .await;
+    assert_eq!(api.status, StatusCode::OK, "the old password still works");
 }
 
 #[tokio::test]
@@ -529,6 +640,7 @@ async fn a_new_password_signs_out_every_other_browser_and_token() {
                     ("bio", ""),
                     ("email", "jake@example.com"),
                     ("password", "a brand new passphrase"),
+                    ("current_password", PASSWORD),
                 ],
             )
             .await;

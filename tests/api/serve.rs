@@ -17,8 +17,15 @@ fn million() -> Command {
         .env_remove("DATABASE_URL")
         .env_remove("RUST_LOG")
         .env("APP_ENVIRONMENT", "local")
+        .env("APP__APPLICATION__DATA_DIR", data_dir())
         .stdin(Stdio::null());
     command
+}
+
+/// Where the commands of this test run keep their generated secrets.
+fn data_dir() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
 }
 
 fn free_port() -> u16 {
@@ -208,7 +215,39 @@ fn config_prints_the_settings_with_secrets_masked() {
         "{printed}"
     );
     assert!(!printed.contains("s3cret-password"));
-    assert!(!printed.contains("local-development-jwt-secret"));
+    let secrets = std::fs::read_to_string(data_dir().join("secrets.toml")).unwrap();
+    let jwt_secret = secrets
+        .lines()
+        .find_map(|line| line.strip_prefix("jwt_secret = "))
+        .unwrap()
+        .trim_matches('"');
+    assert!(jwt_secret.len() >= 32, "a local run makes its own secret");
+    assert!(!printed.contains(jwt_secret), "{printed}");
+    assert!(printed.contains("jwt_secret = \"********\""), "{printed}");
+}
+
+#[test]
+fn each_data_folder_gets_its_own_development_secrets() {
+    let folders = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let mut made = Vec::new();
+    for folder in &folders {
+        for _ in 0..2 {
+            let status = million()
+                .arg("config")
+                .env("APP__APPLICATION__DATA_DIR", folder.path())
+                .stdout(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        let path = folder.path().join("secrets.toml");
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&path).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600);
+        made.push(std::fs::read_to_string(path).unwrap());
+    }
+    assert_ne!(made[0], made[1], "two data folders never share a secret");
 }
 
 #[test]

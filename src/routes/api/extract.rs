@@ -20,7 +20,7 @@ pub struct ApiUser(pub User);
 pub struct ApiViewer(pub Option<i64>);
 
 /// The token in an `Authorization` header: `Token x` (RealWorld) or `Bearer x`.
-fn token(request: &HttpRequest) -> Result<Option<&str>, AppError> {
+pub fn presented_token(request: &HttpRequest) -> Result<Option<&str>, AppError> {
     let Some(value) = request.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -39,7 +39,7 @@ fn token(request: &HttpRequest) -> Result<Option<&str>, AppError> {
 }
 
 fn bearer(request: &HttpRequest) -> Result<Option<Bearer>, AppError> {
-    let Some(token) = token(request)? else {
+    let Some(token) = presented_token(request)? else {
         return Ok(None);
     };
     let state = state(request)?;

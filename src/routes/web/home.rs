@@ -6,9 +6,9 @@ use serde::Deserialize;
 use super::page::Page;
 use super::redirect;
 use crate::domain::paging::{Pager, Window};
-use crate::error::PageError;
+use crate::error::{AppError, PageError};
 use crate::models::ArticleFilter;
-use crate::services::articles;
+use crate::services::{ArticlePage, articles};
 use crate::state::AppState;
 use crate::views::home::HomePage;
 use crate::views::{PagerLinks, href, render};
@@ -51,14 +51,19 @@ pub async fn show(
         (None, false, _) => ("global", ArticleFilter::default()),
     };
     let (number, window) = Window::page(query.page.as_deref(), Window::PAGE_SIZE);
-    let list = articles::list(
+    // A tag no article could carry (too long, control characters) finds nothing.
+    let list = match articles::list(
         &state,
         &filter,
         window.limit,
         window.offset,
         page.viewer_id(),
     )
-    .await?;
+    .await
+    {
+        Err(AppError::Validation(_)) => ArticlePage::default(),
+        listed => listed?,
+    };
     let popular_tags = articles::popular_tags(&state).await?;
     let feed = if tab == "your" { "your" } else { "" };
     let pager = PagerLinks::new(&Pager::new(number, list.total, Window::PAGE_SIZE), |n| {

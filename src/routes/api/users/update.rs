@@ -1,13 +1,13 @@
 //! `PUT /api/user`: change the signed-in user's settings.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::UserRequest;
-use crate::error::ApiError;
-use crate::routes::api::extract::ApiUser;
+use crate::error::{ApiError, AppError};
+use crate::routes::api::extract::{ApiUser, presented_token};
 use crate::routes::api::json::UserBody;
-use crate::services::accounts::{self, SettingsUpdate};
+use crate::services::accounts::{self, CurrentPassword, SettingsUpdate};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -17,16 +17,21 @@ pub struct Changes {
     password: Option<String>,
     bio: Option<String>,
     image: Option<String>,
+    /// Needed for a new email or password when
+    /// `auth.api_requires_current_password` is on; ignored otherwise.
+    #[serde(rename = "currentPassword")]
+    current_password: Option<String>,
 }
 
 #[tracing::instrument(skip_all)]
 pub async fn update(
+    request: HttpRequest,
     state: web::Data<AppState>,
     ApiUser(user): ApiUser,
     body: web::Json<UserRequest<Changes>>,
 ) -> Result<HttpResponse, ApiError> {
     let changes = &body.user;
-    let user = accounts::update(
+    let saved = accounts::update(
         &state,
         &user,
         SettingsUpdate {
@@ -36,9 +41,23 @@ pub async fn update(
             name: None,
             bio: changes.bio.as_deref(),
             image: changes.image.as_deref(),
+            current_password: CurrentPassword {
+                given: changes.current_password.as_deref(),
+                required: state.api_requires_current_password,
+                field: "currentPassword",
+            },
         },
     )
     .await?;
-    let token = state.tokens.issue(&user)?;
-    Ok(HttpResponse::Ok().json(UserBody::new(&user, &token)))
+    // A new password revoked every older token, so this one gets a new
+    // token; otherwise the presented token comes back unchanged, so that no
+    // call can extend a token's life.
+    let token = if saved.session_generation == user.session_generation {
+        presented_token(&request)?
+            .ok_or(AppError::Unauthenticated("is missing"))?
+            .to_string()
+    } else {
+        state.tokens.issue(&saved)?
+    };
+    Ok(HttpResponse::Ok().json(UserBody::new(&saved, &token)))
 }

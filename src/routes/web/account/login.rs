@@ -4,7 +4,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::auth::session;
 use crate::domain::FieldErrors;
 use crate::error::{AppError, PageError};
 use crate::routes::web::page::{Page, VerifiedForm};
@@ -52,7 +51,7 @@ pub async fn submit(
     let next = local_or(&form.next, "/");
     match accounts::authenticate(&state, &form.email, &form.password).await {
         Ok(user) => {
-            session::sign_in(page.session(), &user)?;
+            page.sign_in(&user)?;
             Ok(see_other(&next))
         }
         Err(AppError::Validation(errors)) => render_invalid(&LoginPage {

@@ -3,7 +3,6 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::auth::session;
 use crate::domain::FieldErrors;
 use crate::error::{AppError, PageError};
 use crate::routes::web::page::{Page, VerifiedForm};
@@ -48,11 +47,8 @@ pub async fn submit(
     };
     match accounts::register(&state, registration).await {
         Ok(user) => {
-            session::sign_in(page.session(), &user)?;
-            session::flash(
-                page.session(),
-                &format!("Welcome to million, {}!", user.username),
-            );
+            page.sign_in(&user)?;
+            page.flash(&format!("Welcome to million, {}!", user.username));
             Ok(see_other("/"))
         }
         Err(AppError::Validation(errors)) => render_invalid(&RegisterPage {

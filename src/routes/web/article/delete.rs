@@ -2,7 +2,6 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::session;
 use crate::error::PageError;
 use crate::routes::web::page::{NoFields, Page, VerifiedForm};
 use crate::routes::web::redirect::{see_other, to_login};
@@ -20,6 +19,6 @@ pub async fn submit(
         return Ok(to_login(&format!("/article/{slug}")));
     };
     articles::delete(&state, user.id, &slug).await?;
-    session::flash(page.session(), "The article has been deleted.");
+    page.flash("The article has been deleted.");
     Ok(see_other(&format!("/profile/{}", user.username)))
 }

@@ -3,7 +3,6 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::auth::session;
 use crate::domain::FieldErrors;
 use crate::error::{AppError, PageError};
 use crate::routes::web::page::{Page, VerifiedForm};
@@ -41,7 +40,7 @@ pub async fn submit(
     };
     match accounts::delete(&state, user, &form.password).await {
         Ok(()) => {
-            session::sign_out_with_notice(page.session(), "Your account has been deleted.");
+            page.sign_out(Some("Your account has been deleted."));
             Ok(see_other("/"))
         }
         Err(AppError::Validation(errors)) => render_invalid(&DeleteAccountPage {

@@ -2,12 +2,11 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::session;
 use crate::domain::FieldErrors;
 use crate::error::{AppError, PageError};
 use crate::routes::web::page::{Page, VerifiedForm};
 use crate::routes::web::redirect::{see_other, to_login};
-use crate::services::accounts::{self, SettingsUpdate};
+use crate::services::accounts::{self, CurrentPassword, SettingsUpdate};
 use crate::state::AppState;
 use crate::views::account::{SettingsForm, SettingsPage};
 use crate::views::{render, render_invalid};
@@ -23,6 +22,7 @@ pub async fn form(page: Page) -> Result<HttpResponse, PageError> {
         bio: user.bio.clone(),
         email: user.email.clone(),
         password: String::new(),
+        current_password: String::new(),
     };
     render(&SettingsPage {
         page: &page,
@@ -47,19 +47,32 @@ pub async fn submit(
         name: Some(&form.name),
         bio: Some(&form.bio),
         image: Some(&form.image),
+        current_password: CurrentPassword {
+            given: Some(&form.current_password),
+            required: true,
+            field: "current_password",
+        },
     };
     match accounts::update(&state, user, update).await {
         Ok(saved) => {
             // A new password signed every other browser out; not this one.
-            session::remember(page.session(), &saved)?;
-            session::flash(page.session(), "Your settings have been saved.");
+            page.remember(&saved)?;
+            page.flash("Your settings have been saved.");
             Ok(see_other(&format!("/profile/{}", saved.username)))
         }
-        Err(AppError::Validation(errors)) => render_invalid(&SettingsPage {
-            page: &page,
-            form: &form,
-            errors: &errors,
-        }),
+        Err(AppError::Validation(errors)) => {
+            // Passwords are never sent back to the browser.
+            let form = SettingsForm {
+                password: String::new(),
+                current_password: String::new(),
+                ..form
+            };
+            render_invalid(&SettingsPage {
+                page: &page,
+                form: &form,
+                errors: &errors,
+            })
+        }
         Err(other) => Err(other.into()),
     }
 }

@@ -4,7 +4,6 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::session;
 use crate::error::PageError;
 use crate::routes::web::page::{NoFields, Page, VerifiedForm};
 use crate::routes::web::redirect::{see_other, to_login};
@@ -21,9 +20,8 @@ pub async fn submit(
         return Ok(to_login("/settings"));
     };
     accounts::sign_out_everywhere(&state, user).await?;
-    session::sign_out_with_notice(
-        page.session(),
+    page.sign_out(Some(
         "You have been signed out on every browser and device.",
-    );
+    ));
     Ok(see_other("/login"))
 }
