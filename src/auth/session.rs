@@ -240,3 +240,52 @@ pub fn sign_out(session: &Session) {
 fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_session::SessionExt;
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn session_seen(seconds_ago: i64) -> Session {
+        let session = TestRequest::default().to_http_request().get_session();
+        session.insert(USER_ID, 7_i64).unwrap();
+        session.insert(SESSION_ID, "abc").unwrap();
+        session.insert(SEEN, unix_now() - seconds_ago).unwrap();
+        session
+    }
+
+    #[test]
+    fn the_server_refuses_a_session_unused_for_longer_than_its_lifetime() {
+        let idle = Duration::hours(2);
+
+        let recent = claim(&session_seen(3600), idle);
+        let stale = claim(&session_seen(3 * 3600), idle);
+
+        assert_eq!(recent.map(|claim| claim.user_id), Some(7));
+        assert_eq!(stale, None);
+    }
+
+    #[test]
+    fn sessions_without_an_id_claim_no_one() {
+        let session = TestRequest::default().to_http_request().get_session();
+        session.insert(USER_ID, 7_i64).unwrap();
+
+        assert_eq!(claim(&session, Duration::hours(2)), None);
+        assert!(claims_someone(&session));
+    }
+
+    #[test]
+    fn a_session_in_use_records_it_at_most_hourly() {
+        let fresh = session_seen(60);
+        let old = session_seen(2 * 3600);
+
+        touch(&fresh);
+        touch(&old);
+
+        let seen = |session: &Session| session.get::<i64>(SEEN).unwrap().unwrap();
+        assert!(unix_now() - seen(&fresh) >= 60, "left alone");
+        assert!(unix_now() - seen(&old) < 60, "brought up to date");
+    }
+}

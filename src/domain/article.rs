@@ -206,6 +206,20 @@ mod tests {
     }
 
     #[test]
+    fn parsing_stops_at_the_first_tag_beyond_the_limit() {
+        // Were the whole list parsed, the NUL at the end would be the error.
+        let mut eleven: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();
+        eleven.push("bad\0tag".to_string());
+        let error = TagList::parse(&eleven).unwrap_err();
+        assert!(error.contains("too many tags"), "{error}");
+        // Too long a list is refused before any entry is looked at.
+        let mut long = vec!["bad\0tag".to_string()];
+        long.extend((0..TagList::MAX_ENTRIES).map(|_| "rust".to_string()));
+        let error = TagList::parse(&long).unwrap_err();
+        assert!(error.contains("too many tags"), "{error}");
+    }
+
+    #[test]
     fn slugs_from_urls_are_checked() {
         assert!(Slug::parse("how-to-train-your-dragon").is_some());
         assert!(Slug::parse("").is_none());

@@ -49,7 +49,8 @@ async fn publishing_returns_the_whole_article() {
     assert_eq!(article["body"], "You have to believe");
     assert_eq!(
         article["tagList"],
-        json!(["reactjs", "angularjs", "dragons"])
+        json!(["angularjs", "dragons", "reactjs"]),
+        "tags come back sorted by name"
     );
     assert_eq!(article["favorited"], false);
     assert_eq!(article["favoritesCount"], 0);
@@ -203,6 +204,73 @@ async fn lists_filter_by_tag_author_and_favorite() {
     assert_eq!(slugs(&by_favorite.body), [other]);
     assert_eq!(slugs(&combined.body), [rust]);
     assert_eq!(nobody.body["articlesCount"], 0);
+}
+
+#[tokio::test]
+async fn tags_come_back_sorted_by_name_everywhere() {
+    let app = spawn_app().await;
+    let jake = app.register("jake").await;
+    let anna = app.register("anna").await;
+    app.api("POST", "/api/profiles/jake/follow", Some(&anna), None)
+        .await;
+    let slug = app
+        .publish(&jake, "Dragons", &["training", "dragons", "Zebra", "alpha"])
+        .await;
+    let sorted = json!(["Zebra", "alpha", "dragons", "training"]);
+
+    let one = app.get(&format!("/api/articles/{slug}")).await;
+    let list = app.get("/api/articles").await;
+    let filtered = app.get("/api/articles?tag=dragons").await;
+    let feed = app
+        .api("GET", "/api/articles/feed", Some(&anna), None)
+        .await;
+    let updated = app
+        .api(
+            "PUT",
+            &format!("/api/articles/{slug}"),
+            Some(&jake),
+            Some(json!({"article": {"tagList": ["training", "dragons"]}})),
+        )
+        .await;
+
+    assert_eq!(one.body["article"]["tagList"], sorted);
+    assert_eq!(list.body["articles"][0]["tagList"], sorted);
+    assert_eq!(filtered.body["articles"][0]["tagList"], sorted);
+    assert_eq!(feed.body["articles"][0]["tagList"], sorted);
+    assert_eq!(
+        updated.body["article"]["tagList"],
+        json!(["dragons", "training"])
+    );
+}
+
+#[tokio::test]
+async fn filters_no_article_could_match_are_validation_errors() {
+    let app = spawn_app().await;
+    let jake = app.register("jake").await;
+    app.publish(&jake, "Rust", &["rust"]).await;
+    let long = "x".repeat(41);
+
+    let nul_tag = app.get("/api/articles?tag=ru%00st").await;
+    let nul_author = app.get("/api/articles?author=ja%00ke").await;
+    let long_favorited = app.get(&format!("/api/articles?favorited={long}")).await;
+    let control = app.get("/api/articles?tag=%1B%5B31m").await;
+
+    assert_eq!(nul_tag.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        nul_tag.errors(),
+        ["tag contains characters that are not allowed"]
+    );
+    assert_eq!(nul_author.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        nul_author.errors(),
+        ["author contains characters that are not allowed"]
+    );
+    assert_eq!(long_favorited.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        long_favorited.errors(),
+        ["favorited is too long (maximum is 40 characters)"]
+    );
+    assert_eq!(control.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 #[tokio::test]

@@ -195,7 +195,7 @@ async fn unicode_is_welcome() {
     assert_eq!(article.body["article"]["title"], "Ça va? 🚀 Zoë’s café");
     assert_eq!(
         article.body["article"]["tagList"],
-        json!(["日本語", "émoji🚀"])
+        json!(["émoji🚀", "日本語"])
     );
     assert_eq!(by_tag.body["articlesCount"], 1);
 }
@@ -228,6 +228,43 @@ async fn huge_lists_and_long_values_are_refused() {
     assert_eq!(long_username.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(long_password.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.db.count("SELECT count(*) FROM articles").await, 0);
+}
+
+#[tokio::test]
+async fn a_flood_of_distinct_tags_is_refused_at_once() {
+    let app = spawn_app().await;
+    let token = app.register("jake").await;
+    // As many distinct tags as fit in the body limits (JSON and form).
+    let tags: Vec<String> = (0..30_000).map(|i| format!("{i:x}")).collect();
+    let body = json!({"article": {"title": "T", "description": "D", "body": "B", "tagList": tags}});
+    let typed = tags[..20_000].join(" ");
+    let browser = app.browser();
+    browser.sign_in("jake").await;
+
+    let api = app
+        .api("POST", "/api/articles", Some(&token), Some(body))
+        .await;
+    let page = browser
+        .submit(
+            "/editor",
+            &[
+                ("title", "T"),
+                ("description", "D"),
+                ("body", "B"),
+                ("tags", &typed),
+            ],
+        )
+        .await;
+
+    assert_eq!(api.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", api.text);
+    assert_eq!(api.errors(), ["tagList has too many tags (maximum is 10)"]);
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        page.texts(".field-error"),
+        ["Tags has too many tags (maximum is 10)"]
+    );
+    assert_eq!(app.db.count("SELECT count(*) FROM articles").await, 0);
+    assert_eq!(app.db.count("SELECT count(*) FROM tags").await, 0);
 }
 
 #[tokio::test]

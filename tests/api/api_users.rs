@@ -1,7 +1,7 @@
 //! `/api/users`, `/api/users/login`, `/api/user`.
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, spawn_app};
 
@@ -192,6 +192,79 @@ async fn the_current_user_needs_a_valid_token() {
     assert_eq!(garbage.status, StatusCode::UNAUTHORIZED);
     assert_eq!(garbage.errors(), ["token is invalid"]);
     assert_eq!(tampered.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn reading_or_updating_the_user_never_renews_the_token() {
+    let app = spawn_app().await;
+    let token = app.register("jake").await;
+    // Tokens issued in the same second are identical: make sure a renewed
+    // one would differ.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    let current = app.api("GET", "/api/user", Some(&token), None).await;
+    let updated = app
+        .api(
+            "PUT",
+            "/api/user",
+            Some(&token),
+            Some(json!({"user": {"bio": "Still me"}})),
+        )
+        .await;
+
+    assert_eq!(current.status, StatusCode::OK);
+    assert_eq!(current.body["user"]["token"], token.as_str());
+    assert_eq!(updated.status, StatusCode::OK);
+    assert_eq!(updated.body["user"]["token"], token.as_str());
+}
+
+#[tokio::test]
+async fn the_current_password_can_be_required_for_new_credentials() {
+    let app = crate::helpers::spawn_app_with(|settings| {
+        settings.auth.api_requires_current_password = true;
+    })
+    .await;
+    let token = app.register("jake").await;
+    let put = |body: Value| app.api("PUT", "/api/user", Some(&token), Some(body));
+
+    let no_current = put(json!({"user": {"email": "thief@example.com"}})).await;
+    let wrong =
+        put(json!({"user": {"password": "taken over now", "currentPassword": "guess"}})).await;
+    let bio_only = put(json!({"user": {"bio": "No password needed"}})).await;
+    let right =
+        put(json!({"user": {"email": "jacob@example.com", "currentPassword": PASSWORD}})).await;
+
+    assert_eq!(no_current.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        no_current.errors(),
+        ["currentPassword is needed to change your email or password"]
+    );
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        wrong.errors(),
+        ["currentPassword is not your current password"]
+    );
+    assert_eq!(bio_only.status, StatusCode::OK);
+    assert_eq!(right.status, StatusCode::OK, "{}", right.text);
+    assert_eq!(right.body["user"]["email"], "jacob@example.com");
+}
+
+#[tokio::test]
+async fn by_default_the_api_changes_credentials_as_realworld_clients_expect() {
+    let app = spawn_app().await;
+    let token = app.register("jake").await;
+
+    let response = app
+        .api(
+            "PUT",
+            "/api/user",
+            Some(&token),
+            Some(json!({"user": {"email": "jacob@example.com"}})),
+        )
+        .await;
+
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text);
+    assert_eq!(response.body["user"]["email"], "jacob@example.com");
 }
 
 #[tokio::test]

@@ -17,6 +17,20 @@ async fn health_and_readiness_answer_when_the_database_does() {
 }
 
 #[tokio::test]
+async fn probes_answer_head_like_get_without_a_body() {
+    let app = spawn_app().await;
+
+    let health = app.api("HEAD", "/healthz", None, None).await;
+    let ready = app.api("HEAD", "/readyz", None, None).await;
+
+    assert_eq!(health.status, StatusCode::OK);
+    assert_eq!(health.text, "");
+    assert_eq!(health.headers.get("cache-control").unwrap(), "no-store");
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(ready.text, "");
+}
+
+#[tokio::test]
 async fn readiness_fails_when_the_database_is_gone() {
     let app = spawn_app().await;
     let admin = app.db.admin().await;

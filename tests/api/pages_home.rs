@@ -86,6 +86,23 @@ async fn a_tag_filters_the_list() {
 }
 
 #[tokio::test]
+async fn a_tag_no_article_could_carry_finds_nothing() {
+    let app = spawn_app().await;
+    let token = app.register("author").await;
+    app.publish(&token, "Tagged", &["rust"]).await;
+    let browser = app.browser();
+
+    let nul = browser.get("/?tag=ru%00st").await;
+    let long = browser.get(&format!("/?tag={}", "x".repeat(5000))).await;
+
+    for page in [nul, long] {
+        assert_eq!(page.status, StatusCode::OK);
+        assert_eq!(page.text_of(".empty"), "No articles here yet.");
+        assert_eq!(page.texts(".sidebar .tag"), ["rust"]);
+    }
+}
+
+#[tokio::test]
 async fn long_lists_are_paginated() {
     let app = spawn_app().await;
     let token = app.register("author").await;

@@ -2,12 +2,44 @@
 //! for authors, tags, favorites or follows. `X-Db-Queries` says what each
 //! request cost; the README's table comes from these numbers.
 
+use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{ApiResponse, Page, TestApp, spawn_app};
 
-fn queries(headers: &HeaderMap) -> u64 {
-    headers["x-db-queries"].to_str().unwrap().parse().unwrap()
+/// A response whose query count is measured: only a successful one counts.
+trait Measured {
+    fn parts(&self) -> (StatusCode, &HeaderMap, &str);
+
+    /// The queries it took, after checking it succeeded.
+    fn queries(&self) -> u64 {
+        let (status, headers, text) = self.parts();
+        assert_eq!(status, StatusCode::OK, "a measured request failed: {text}");
+        headers["x-db-queries"].to_str().unwrap().parse().unwrap()
+    }
+}
+
+impl Measured for ApiResponse {
+    fn parts(&self) -> (StatusCode, &HeaderMap, &str) {
+        (self.status, &self.headers, &self.text)
+    }
+}
+
+impl Measured for Page {
+    fn parts(&self) -> (StatusCode, &HeaderMap, &str) {
+        (self.status, &self.headers, &self.text)
+    }
+}
+
+/// Checks that a request setting up data did what it was asked.
+fn done(response: ApiResponse) -> ApiResponse {
+    assert!(
+        response.status.is_success(),
+        "setting up: {} {}",
+        response.status,
+        response.text
+    );
+    response
 }
 
 /// Publishes `count` tagged, commented articles by as many different authors,
@@ -19,27 +51,33 @@ async fn populate(app: &TestApp, reader: &str, prefix: &str, count: usize) {
         let slug = app
             .publish(&token, &format!("{author} writes"), &["one", "two"])
             .await;
-        app.api(
-            "POST",
-            &format!("/api/articles/{slug}/favorite"),
-            Some(reader),
-            None,
-        )
-        .await;
-        app.api(
-            "POST",
-            &format!("/api/articles/{slug}/comments"),
-            Some(&token),
-            Some(serde_json::json!({"comment": {"body": "First!"}})),
-        )
-        .await;
-        app.api(
-            "POST",
-            &format!("/api/profiles/{author}/follow"),
-            Some(reader),
-            None,
-        )
-        .await;
+        done(
+            app.api(
+                "POST",
+                &format!("/api/articles/{slug}/favorite"),
+                Some(reader),
+                None,
+            )
+            .await,
+        );
+        done(
+            app.api(
+                "POST",
+                &format!("/api/articles/{slug}/comments"),
+                Some(&token),
+                Some(serde_json::json!({"comment": {"body": "First!"}})),
+            )
+            .await,
+        );
+        done(
+            app.api(
+                "POST",
+                &format!("/api/profiles/{author}/follow"),
+                Some(reader),
+                None,
+            )
+            .await,
+        );
     }
 }
 
@@ -47,67 +85,55 @@ async fn costs(app: &TestApp, reader: &str) -> Vec<(&'static str, u64)> {
     let browser = app.browser();
     let signed_in = app.browser();
     signed_in.sign_in("reader").await;
-    let slug = app.get("/api/articles?limit=1").await.body["articles"][0]["slug"]
+    let slug = done(app.get("/api/articles?limit=1").await).body["articles"][0]["slug"]
         .as_str()
         .unwrap()
         .to_string();
     vec![
-        ("api list", queries(&app.get("/api/articles").await.headers)),
+        ("api list", app.get("/api/articles").await.queries()),
         (
             "api list, token",
-            queries(
-                &app.api("GET", "/api/articles", Some(reader), None)
-                    .await
-                    .headers,
-            ),
+            app.api("GET", "/api/articles", Some(reader), None)
+                .await
+                .queries(),
         ),
         (
             "api feed",
-            queries(
-                &app.api("GET", "/api/articles/feed", Some(reader), None)
-                    .await
-                    .headers,
-            ),
+            app.api("GET", "/api/articles/feed", Some(reader), None)
+                .await
+                .queries(),
         ),
         (
             "api article",
-            queries(&app.get(&format!("/api/articles/{slug}")).await.headers),
+            app.get(&format!("/api/articles/{slug}")).await.queries(),
         ),
         (
             "api comments",
-            queries(
-                &app.get(&format!("/api/articles/{slug}/comments"))
-                    .await
-                    .headers,
-            ),
+            app.get(&format!("/api/articles/{slug}/comments"))
+                .await
+                .queries(),
         ),
         (
             "api profile",
-            queries(&app.get("/api/profiles/reader").await.headers),
+            app.get("/api/profiles/reader").await.queries(),
         ),
-        ("api tags", queries(&app.get("/api/tags").await.headers)),
-        ("home", queries(&browser.get("/").await.headers)),
-        (
-            "home, signed in",
-            queries(&signed_in.get("/").await.headers),
-        ),
-        (
-            "your feed",
-            queries(&signed_in.get("/?feed=your").await.headers),
-        ),
+        ("api tags", app.get("/api/tags").await.queries()),
+        ("home", browser.get("/").await.queries()),
+        ("home, signed in", signed_in.get("/").await.queries()),
+        ("your feed", signed_in.get("/?feed=your").await.queries()),
         (
             "article page",
-            queries(&browser.get(&format!("/article/{slug}")).await.headers),
+            browser.get(&format!("/article/{slug}")).await.queries(),
         ),
         (
             "article page, signed in",
-            queries(&signed_in.get(&format!("/article/{slug}")).await.headers),
+            signed_in.get(&format!("/article/{slug}")).await.queries(),
         ),
         (
             "profile page",
-            queries(&browser.get("/profile/reader/favorites").await.headers),
+            browser.get("/profile/reader/favorites").await.queries(),
         ),
-        ("people", queries(&browser.get("/people?q=a").await.headers)),
+        ("people", browser.get("/people?q=a").await.queries()),
     ]
 }
 
