@@ -12,6 +12,8 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         session_generation -> Int4,
+        articles_count -> Int4,
+        favorites_count -> Int4,
     }
 }
 
@@ -34,6 +36,7 @@ diesel::table! {
         favorites_count -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        body_html -> Nullable<Text>,
     }
 }
 
@@ -50,6 +53,7 @@ diesel::table! {
         article_id -> Int8,
         tag_id -> Int8,
         position -> Int2,
+        created_at -> Timestamptz,
     }
 }
 
@@ -58,6 +62,7 @@ diesel::table! {
         user_id -> Int8,
         article_id -> Int8,
         created_at -> Timestamptz,
+        article_created_at -> Timestamptz,
     }
 }
 
@@ -69,6 +74,13 @@ diesel::table! {
         body -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    article_counts (shard) {
+        shard -> Int2,
+        articles -> Int8,
     }
 }
 
@@ -98,6 +110,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     favorites,
     comments,
     revoked_sessions,
+    article_counts,
 );
 
 diesel::define_sql_function! {

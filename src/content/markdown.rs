@@ -18,6 +18,14 @@ pub fn render(markdown: &str) -> String {
         .to_string()
 }
 
+/// Renders `markdown` on a blocking thread: a long body takes milliseconds,
+/// which an async worker must not spend.
+pub async fn render_off_thread(markdown: String) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || render(&markdown))
+        .await
+        .map_err(|error| anyhow::anyhow!("rendering Markdown: {error}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

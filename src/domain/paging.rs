@@ -1,4 +1,8 @@
-//! Pagination: the API's `limit`/`offset` and the pages' `?page=`.
+//! Pagination: the API's `limit`/`offset`, and the pages' "Newer / Older"
+//! links, which carry a cursor (the time and id of the last article shown)
+//! so that page 5,000 costs what page 1 costs.
+
+use chrono::{DateTime, Utc};
 
 /// A window into a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,8 +16,10 @@ pub struct Window {
 impl Window {
     /// Largest `limit` the API accepts.
     pub const MAX_LIMIT: i64 = 100;
-    /// Largest `offset` the API accepts.
-    pub const MAX_OFFSET: i64 = 1_000_000_000;
+    /// Largest `offset` the API accepts. Skipping is an index-only walk,
+    /// cheap but proportional to the offset, so it is bounded; the pages use
+    /// cursors instead and have no such limit.
+    pub const MAX_OFFSET: i64 = 100_000;
     /// Items per page on the HTML pages.
     pub const PAGE_SIZE: i64 = 10;
     /// Highest page number the HTML pages accept.
@@ -51,6 +57,52 @@ impl Window {
                 offset: (page - 1) * per_page,
             },
         )
+    }
+}
+
+/// A place in a list shown newest first: an article's time and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub at: DateTime<Utc>,
+    pub id: i64,
+}
+
+impl Cursor {
+    /// Reads a cursor from a link (`{microseconds}.{id}`); anything else is
+    /// no cursor at all.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (micros, id) = raw.trim().split_once('.')?;
+        let at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+        let id = id.parse().ok().filter(|id: &i64| *id > 0)?;
+        Some(Self { at, id })
+    }
+
+    /// The cursor as a link carries it.
+    pub fn to_param(self) -> String {
+        format!("{}.{}", self.at.timestamp_micros(), self.id)
+    }
+}
+
+/// Which part of a list to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// Skip this many items (the API).
+    Offset(i64),
+    /// The items just older than this one.
+    Older(Cursor),
+    /// The items just newer than this one.
+    Newer(Cursor),
+}
+
+impl Position {
+    /// The position a page's `?before=` or `?after=` asks for; the newest
+    /// items when neither holds a cursor.
+    pub fn from_page(before: Option<&str>, after: Option<&str>) -> Self {
+        match (before.and_then(Cursor::parse), after.and_then(Cursor::parse)) {
+            (Some(cursor), _) => Self::Older(cursor),
+            (None, Some(cursor)) => Self::Newer(cursor),
+            (None, None) => Self::Offset(0),
+        }
     }
 }
 
@@ -124,6 +176,29 @@ mod tests {
         assert!(Window::from_api(Some("abc"), None).is_err());
         assert!(Window::from_api(None, Some("99999999999999999999999")).is_err());
         assert!(Window::from_api(Some("101"), None).is_err());
+        assert!(Window::from_api(None, Some("100000")).is_ok());
+        assert!(Window::from_api(None, Some("100001")).is_err());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_junk_is_no_cursor() {
+        let cursor = Cursor {
+            at: DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap(),
+            id: 42,
+        };
+        assert_eq!(Cursor::parse(&cursor.to_param()), Some(cursor));
+        for junk in ["", "42", "abc.1", "1.abc", "1.-5", "1.0", "99999999999999999999.1"] {
+            assert_eq!(Cursor::parse(junk), None, "{junk}");
+        }
+        assert_eq!(
+            Position::from_page(Some(&cursor.to_param()), None),
+            Position::Older(cursor)
+        );
+        assert_eq!(
+            Position::from_page(None, Some(&cursor.to_param())),
+            Position::Newer(cursor)
+        );
+        assert_eq!(Position::from_page(Some("junk"), None), Position::Offset(0));
     }
 
     #[test]

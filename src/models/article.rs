@@ -6,7 +6,8 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::Conn;
-use crate::schema::{article_tags, articles, favorites, follows, lower_text, tags, users};
+use crate::domain::paging::Position;
+use crate::schema::articles;
 
 /// An article with its body.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -21,10 +22,15 @@ pub struct Article {
     pub favorites_count: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The body rendered to sanitized HTML when it was written; `None` for
+    /// articles written before that was stored.
+    pub body_html: Option<String>,
 }
 
 /// An article as lists show it: everything but the body.
-#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Queryable, QueryableByName, Selectable, serde::Serialize, serde::Deserialize,
+)]
 #[diesel(table_name = articles, check_for_backend(Pg))]
 pub struct ArticleSummary {
     pub id: i64,
@@ -61,6 +67,7 @@ pub struct NewArticle<'a> {
     pub title: &'a str,
     pub description: &'a str,
     pub body: &'a str,
+    pub body_html: &'a str,
 }
 
 /// Changes to an article; `None` leaves a column as it is.
@@ -71,6 +78,7 @@ pub struct ArticleChanges {
     pub title: Option<String>,
     pub description: Option<String>,
     pub body: Option<String>,
+    pub body_html: Option<String>,
 }
 
 /// Which articles a list shows. Filters combine; none means every article.
@@ -84,51 +92,6 @@ pub struct ArticleFilter {
     pub favorited_by: Option<String>,
     /// Articles by the authors this user id follows (the feed).
     pub followed_by: Option<i64>,
-}
-
-impl ArticleFilter {
-    fn query(&self) -> articles::BoxedQuery<'_, Pg> {
-        let mut query = articles::table.into_boxed();
-        if let Some(tag) = &self.tag {
-            query = query.filter(
-                articles::id.eq_any(
-                    article_tags::table
-                        .inner_join(tags::table)
-                        .filter(tags::name.eq(tag))
-                        .select(article_tags::article_id),
-                ),
-            );
-        }
-        if let Some(author) = &self.author {
-            query = query.filter(
-                articles::author_id.eq_any(
-                    users::table
-                        .filter(lower_text(users::username).eq(lower_text(author)))
-                        .select(users::id),
-                ),
-            );
-        }
-        if let Some(fan) = &self.favorited_by {
-            query = query.filter(
-                articles::id.eq_any(
-                    favorites::table
-                        .inner_join(users::table)
-                        .filter(lower_text(users::username).eq(lower_text(fan)))
-                        .select(favorites::article_id),
-                ),
-            );
-        }
-        if let Some(reader) = self.followed_by {
-            query = query.filter(
-                articles::author_id.eq_any(
-                    follows::table
-                        .filter(follows::follower_id.eq(reader))
-                        .select(follows::followee_id),
-                ),
-            );
-        }
-        query
-    }
 }
 
 impl Article {
@@ -165,21 +128,15 @@ impl Article {
         diesel::delete(articles::table.find(id)).execute(conn).await
     }
 
-    /// One page of the articles matching `filter`, newest first.
+    /// One page of the articles matching `filter`, newest first (see
+    /// [`super::article_list`]).
     pub async fn list(
         conn: &mut Conn,
         filter: &ArticleFilter,
         limit: i64,
-        offset: i64,
+        position: Position,
     ) -> QueryResult<Vec<ArticleSummary>> {
-        filter
-            .query()
-            .order((articles::created_at.desc(), articles::id.desc()))
-            .limit(limit)
-            .offset(offset)
-            .select(ArticleSummary::as_select())
-            .load(conn)
-            .await
+        super::article_list::list(conn, filter, limit, position).await
     }
 
     /// The slugs of every article by `author`.
@@ -191,24 +148,8 @@ impl Article {
             .await
     }
 
-    /// How many articles match `filter`. A tag alone is answered from the
-    /// tag's counter instead of counting its articles one by one.
+    /// How many articles match `filter`, read from counters.
     pub async fn count(conn: &mut Conn, filter: &ArticleFilter) -> QueryResult<i64> {
-        if let ArticleFilter {
-            tag: Some(tag),
-            author: None,
-            favorited_by: None,
-            followed_by: None,
-        } = filter
-        {
-            let counted: Option<i32> = tags::table
-                .filter(tags::name.eq(tag))
-                .select(tags::articles_count)
-                .first(conn)
-                .await
-                .optional()?;
-            return Ok(counted.map_or(0, i64::from));
-        }
-        filter.query().count().get_result(conn).await
+        super::article_list::count(conn, filter).await
     }
 }

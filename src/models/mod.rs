@@ -2,6 +2,7 @@
 //! diesel's `QueryResult`; handlers never write SQL.
 
 pub mod article;
+pub mod article_list;
 pub mod comment;
 pub mod favorite;
 pub mod follow;

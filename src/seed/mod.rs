@@ -106,11 +106,15 @@ pub async fn run(conninfo: &str, plan: &Plan, if_empty: bool) -> anyhow::Result<
         tx.batch_execute("SET LOCAL session_replication_role = replica")
             .await?;
     }
-    // Counters are recomputed once at the end instead of row by row.
+    // Counters are recomputed once at the end instead of row by row, and
+    // the times the taggings and favorites carry are written with them.
     tx.batch_execute(
         "SET LOCAL synchronous_commit = off;
+         ALTER TABLE articles DISABLE TRIGGER articles_count;
          ALTER TABLE favorites DISABLE TRIGGER favorites_count;
-         ALTER TABLE article_tags DISABLE TRIGGER tags_count;",
+         ALTER TABLE favorites DISABLE TRIGGER favorites_time;
+         ALTER TABLE article_tags DISABLE TRIGGER tags_count;
+         ALTER TABLE article_tags DISABLE TRIGGER article_tags_time;",
     )
     .await?;
     let mut seeder = Seeder {
@@ -135,9 +139,20 @@ pub async fn run(conninfo: &str, plan: &Plan, if_empty: bool) -> anyhow::Result<
           WHERE t.id = c.tag_id AND t.articles_count <> c.n;
          SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users));
          SELECT setval(pg_get_serial_sequence('articles', 'id'), (SELECT max(id) FROM articles));
+         UPDATE users u SET articles_count = c.n
+           FROM (SELECT author_id, count(*)::int AS n FROM articles GROUP BY author_id) c
+          WHERE u.id = c.author_id AND u.articles_count <> c.n;
+         UPDATE users u SET favorites_count = c.n
+           FROM (SELECT user_id, count(*)::int AS n FROM favorites GROUP BY user_id) c
+          WHERE u.id = c.user_id AND u.favorites_count <> c.n;
+         UPDATE article_counts SET articles = 0;
+         UPDATE article_counts SET articles = (SELECT count(*) FROM articles) WHERE shard = 0;
          SELECT setval(pg_get_serial_sequence('comments', 'id'), GREATEST((SELECT max(id) FROM comments), 1));
+         ALTER TABLE articles ENABLE TRIGGER articles_count;
          ALTER TABLE favorites ENABLE TRIGGER favorites_count;
-         ALTER TABLE article_tags ENABLE TRIGGER tags_count;",
+         ALTER TABLE favorites ENABLE TRIGGER favorites_time;
+         ALTER TABLE article_tags ENABLE TRIGGER tags_count;
+         ALTER TABLE article_tags ENABLE TRIGGER article_tags_time;",
     )
     .await?;
     tx.commit().await.context("committing the seed data")?;
@@ -335,12 +350,13 @@ impl Seeder<'_> {
         let step = Step::start("articles", articles.len() as u64);
         let sink = self
             .tx
-            .copy_in("COPY articles (id, slug, author_id, title, description, body, favorites_count, created_at, updated_at) FROM STDIN BINARY")
+            .copy_in("COPY articles (id, slug, author_id, title, description, body, body_html, favorites_count, created_at, updated_at) FROM STDIN BINARY")
             .await?;
         let types = [
             Type::INT8,
             Type::TEXT,
             Type::INT8,
+            Type::TEXT,
             Type::TEXT,
             Type::TEXT,
             Type::TEXT,
@@ -357,13 +373,14 @@ impl Seeder<'_> {
             };
             let description = self.pools.description(&mut self.rng);
             let body = self.pools.body(&mut self.rng);
-            let row: [&(dyn ToSql + Sync); 9] = [
+            let row: [&(dyn ToSql + Sync); 10] = [
                 &article.id,
                 &slug,
                 &article.author_id,
                 &title,
                 &description,
-                &body,
+                &body.markdown,
+                &body.html,
                 &favorites_count[i],
                 &article.created_at,
                 &article.created_at,
@@ -399,11 +416,11 @@ impl Seeder<'_> {
         let step = Step::start("article tags", articles.len() as u64);
         let sink = self
             .tx
-            .copy_in("COPY article_tags (article_id, tag_id, position) FROM STDIN BINARY")
+            .copy_in("COPY article_tags (article_id, tag_id, position, created_at) FROM STDIN BINARY")
             .await?;
         let mut writer = pin!(BinaryCopyInWriter::new(
             sink,
-            &[Type::INT8, Type::INT8, Type::INT2]
+            &[Type::INT8, Type::INT8, Type::INT2, Type::TIMESTAMPTZ]
         ));
         let mut written = 0u64;
         for (i, article) in articles.iter().enumerate() {
@@ -415,7 +432,7 @@ impl Seeder<'_> {
                     let position = position as i16;
                     writer
                         .as_mut()
-                        .write(&[&article.id, &tag, &position])
+                        .write(&[&article.id, &tag, &position, &article.created_at])
                         .await?;
                     written += 1;
                 }
@@ -467,17 +484,17 @@ impl Seeder<'_> {
         let step = Step::start("favorites", favorites.len() as u64);
         let sink = self
             .tx
-            .copy_in("COPY favorites (user_id, article_id, created_at) FROM STDIN BINARY")
+            .copy_in("COPY favorites (user_id, article_id, created_at, article_created_at) FROM STDIN BINARY")
             .await?;
         let mut writer = pin!(BinaryCopyInWriter::new(
             sink,
-            &[Type::INT8, Type::INT8, Type::TIMESTAMPTZ]
+            &[Type::INT8, Type::INT8, Type::TIMESTAMPTZ, Type::TIMESTAMPTZ]
         ));
         for (i, favorite) in favorites.iter().enumerate() {
-            let article = articles[favorite.article].id;
+            let article = &articles[favorite.article];
             writer
                 .as_mut()
-                .write(&[&favorite.user_id, &article, &favorite.at])
+                .write(&[&favorite.user_id, &article.id, &favorite.at, &article.created_at])
                 .await?;
             step.tick(i as u64 + 1);
         }

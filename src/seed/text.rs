@@ -72,13 +72,36 @@ pub const TAGS: &[&str] = &[
     "profiling",
 ];
 
-/// Pools of generated text.
+/// A Markdown block and its rendered HTML.
+struct Block {
+    markdown: String,
+    html: String,
+}
+
+impl Block {
+    fn new(markdown: String) -> Self {
+        let html = crate::content::markdown::render(&markdown);
+        Self { markdown, html }
+    }
+}
+
+/// Pools of generated text. Article bodies are made of blocks rendered once
+/// here, so that millions of articles get their HTML without rendering each.
 pub struct TextPools {
     first_names: Vec<String>,
     last_names: Vec<String>,
     phrases: Vec<String>,
     sentences: Vec<String>,
-    paragraphs: Vec<String>,
+    paragraphs: Vec<Block>,
+    headings: Vec<Block>,
+    lists: Vec<Block>,
+    code: Block,
+}
+
+/// An article body: Markdown, and the same rendered to sanitized HTML.
+pub struct Body {
+    pub markdown: String,
+    pub html: String,
 }
 
 impl TextPools {
@@ -99,21 +122,45 @@ impl TextPools {
                 }
             })
             .collect();
+        let pick_sentences = |rng: &mut StdRng, count: usize| -> Vec<String> {
+            (0..count)
+                .map(|_| sentences[rng.random_range(0..sentences.len())].clone())
+                .collect()
+        };
         let paragraphs = (0..1500)
             .map(|_| {
                 let count = rng.random_range(3..7);
-                (0..count)
-                    .map(|_| sentences[rng.random_range(0..sentences.len())].clone())
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                Block::new(pick_sentences(rng, count).join(" "))
             })
             .collect();
+        let headings = (0..500)
+            .map(|_| {
+                let words: Vec<String> = Words(2..5).fake_with_rng(rng);
+                Block::new(format!("## {}", capitalize(&words.join(" "))))
+            })
+            .collect();
+        let lists = (0..500)
+            .map(|_| {
+                let count = rng.random_range(2..5);
+                let items: Vec<String> = pick_sentences(rng, count)
+                    .iter()
+                    .map(|sentence| format!("- {sentence}"))
+                    .collect();
+                Block::new(items.join("\n"))
+            })
+            .collect();
+        let code = Block::new(
+            "```sql\nSELECT * FROM articles ORDER BY created_at DESC LIMIT 20;\n```".to_string(),
+        );
         Self {
             first_names,
             last_names,
             phrases,
             sentences,
             paragraphs,
+            headings,
+            lists,
+            code,
         }
     }
 
@@ -161,30 +208,31 @@ impl TextPools {
         Self::pick(rng, &self.sentences).to_string()
     }
 
-    /// A Markdown body of a few paragraphs, sometimes with a heading, a list or code.
-    pub fn body(&self, rng: &mut StdRng) -> String {
-        let mut body = String::with_capacity(1600);
-        body.push_str(Self::pick(rng, &self.paragraphs));
-        body.push_str("\n\n");
+    /// A Markdown body of a few paragraphs, sometimes with a heading, a list
+    /// or code, with its HTML.
+    pub fn body(&self, rng: &mut StdRng) -> Body {
+        let pick = |rng: &mut StdRng, pool: &'_ [Block]| rng.random_range(0..pool.len());
+        let mut blocks: Vec<&Block> = vec![&self.paragraphs[pick(rng, &self.paragraphs)]];
         if rng.random_bool(0.5) {
-            let words: Vec<String> = Words(2..5).fake_with_rng(rng);
-            body.push_str(&format!("## {}\n\n", capitalize(&words.join(" "))));
+            blocks.push(&self.headings[pick(rng, &self.headings)]);
         }
-        body.push_str(Self::pick(rng, &self.paragraphs));
-        body.push_str("\n\n");
+        blocks.push(&self.paragraphs[pick(rng, &self.paragraphs)]);
         if rng.random_bool(0.4) {
-            for _ in 0..rng.random_range(2..5) {
-                body.push_str(&format!("- {}\n", Self::pick(rng, &self.sentences)));
-            }
-            body.push('\n');
+            blocks.push(&self.lists[pick(rng, &self.lists)]);
         }
         if rng.random_bool(0.2) {
-            body.push_str(
-                "```sql\nSELECT * FROM articles ORDER BY created_at DESC LIMIT 20;\n```\n\n",
-            );
+            blocks.push(&self.code);
         }
-        body.push_str(Self::pick(rng, &self.paragraphs));
-        body
+        blocks.push(&self.paragraphs[pick(rng, &self.paragraphs)]);
+        // Blocks separated by a blank line render one after another.
+        Body {
+            markdown: blocks
+                .iter()
+                .map(|block| block.markdown.as_str())
+                .collect::<Vec<_>>()
+                .join("\n\n"),
+            html: blocks.iter().map(|block| block.html.as_str()).collect(),
+        }
     }
 
     /// A comment.
@@ -194,6 +242,28 @@ impl TextPools {
             .map(|_| Self::pick(rng, &self.sentences))
             .collect::<Vec<_>>()
             .join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    #[test]
+    fn seeded_bodies_carry_exactly_the_html_their_markdown_renders_to() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let pools = TextPools::new(&mut rng);
+        for _ in 0..300 {
+            let body = pools.body(&mut rng);
+            assert_eq!(
+                body.html,
+                crate::content::markdown::render(&body.markdown),
+                "{}",
+                body.markdown
+            );
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use crate::domain::FieldErrors;
 use crate::domain::account::Username;
 use crate::domain::article::{Slug, TagList};
+use crate::domain::paging::{Cursor, Position, Window};
 use crate::domain::text;
 use crate::error::AppError;
 use crate::models::{Article, ArticleFilter, ArticleSummary, Conn, Favorite, Follow, Tag, User};
@@ -22,7 +23,8 @@ use super::{ArticlePage, ArticleView, ProfileView};
 /// How many tags the "popular tags" lists show.
 pub const POPULAR_TAGS: i64 = 20;
 
-/// One page of the articles matching `filter`, as `viewer` sees them.
+/// One page of the articles matching `filter`, as `viewer` sees them, with
+/// the size of the whole list (the API's `limit`/`offset`).
 ///
 /// A filter value that no article could match (too long, or holding control
 /// characters such as NUL, which PostgreSQL cannot even compare) is a
@@ -35,30 +37,97 @@ pub async fn list(
     viewer: Option<i64>,
 ) -> Result<ArticlePage, AppError> {
     check_filter(filter)?;
-    let cacheable =
-        *filter == ArticleFilter::default() && offset + limit <= cached::CACHED_LIST_DEPTH;
-    let generation = if cacheable {
-        state.cache.generation(cached::LIST_GENERATION).await
-    } else {
-        None
-    };
-    let mut page = match generation {
-        Some(generation) => state
-            .cache
-            .get_or_load(
-                &cached::list(generation, limit, offset),
-                cached::ttl(state.cache_settings.list_ttl_secs),
-                async || load_list(state, filter, limit, offset).await.map(Some),
-            )
-            .await?
-            .unwrap_or_default(),
-        None => load_list(state, filter, limit, offset).await?,
-    };
+    let mut page = fetch(state, filter, limit, Position::Offset(offset)).await?;
     if let Some(viewer) = viewer {
         let mut conn = state.db.read().await?;
         personalize(&mut conn, &mut page.articles, viewer).await?;
     }
     Ok(page)
+}
+
+/// A page of articles as the HTML pages show it, with the cursors of the
+/// pages around it: page 5,000 costs what page 1 costs.
+#[derive(Debug, Default)]
+pub struct Browsed {
+    pub articles: Vec<ArticleView>,
+    /// Where the newer articles start, when there are any.
+    pub newer: Option<Cursor>,
+    /// Where the older articles start, when there are any.
+    pub older: Option<Cursor>,
+}
+
+/// The page of `Window::PAGE_SIZE` articles matching `filter` at `position`,
+/// as `viewer` sees them (filters are checked as by [`list`]).
+pub async fn browse(
+    state: &AppState,
+    filter: &ArticleFilter,
+    position: Position,
+    viewer: Option<i64>,
+) -> Result<Browsed, AppError> {
+    check_filter(filter)?;
+    let size = Window::PAGE_SIZE;
+    // One more than shown says whether there is a page beyond.
+    let mut articles = fetch(state, filter, size + 1, position).await?.articles;
+    let beyond = articles.len() as i64 > size;
+    if beyond {
+        match position {
+            Position::Newer(_) => drop(articles.remove(0)),
+            _ => articles.truncate(size as usize),
+        }
+    }
+    let cursor = |view: &ArticleView| Cursor {
+        at: view.summary.created_at,
+        id: view.summary.id,
+    };
+    let (first, last) = (articles.first().map(cursor), articles.last().map(cursor));
+    let (newer, older) = match position {
+        Position::Offset(_) => (None, last.filter(|_| beyond)),
+        Position::Older(_) => (first, last.filter(|_| beyond)),
+        Position::Newer(_) => (first.filter(|_| beyond), last),
+    };
+    if let Some(viewer) = viewer {
+        let mut conn = state.db.read().await?;
+        personalize(&mut conn, &mut articles, viewer).await?;
+    }
+    Ok(Browsed {
+        articles,
+        newer,
+        older,
+    })
+}
+
+/// The articles at `position`, shared by every viewer: the first pages of
+/// the global list from the cache tier (counted), the rest from the
+/// database (counted only when asked for by offset).
+async fn fetch(
+    state: &AppState,
+    filter: &ArticleFilter,
+    limit: i64,
+    position: Position,
+) -> Result<ArticlePage, AppError> {
+    let cacheable = match position {
+        Position::Offset(offset) => {
+            *filter == ArticleFilter::default() && offset + limit <= cached::CACHED_LIST_DEPTH
+        }
+        _ => false,
+    };
+    let generation = if cacheable {
+        state.cache.generation(cached::LIST_GENERATION).await
+    } else {
+        None
+    };
+    match (generation, position) {
+        (Some(generation), Position::Offset(offset)) => Ok(state
+            .cache
+            .get_or_load(
+                &cached::list(generation, limit, offset),
+                cached::ttl(state.cache_settings.list_ttl_secs),
+                async || load_list(state, filter, limit, position).await.map(Some),
+            )
+            .await?
+            .unwrap_or_default()),
+        _ => load_list(state, filter, limit, position).await,
+    }
 }
 
 fn check_filter(filter: &ArticleFilter) -> Result<(), AppError> {
@@ -80,15 +149,20 @@ fn check_filter(filter: &ArticleFilter) -> Result<(), AppError> {
     }
 }
 
+/// Reads a page; lists read by offset are counted too (from counters: see
+/// [`Article::count`]).
 async fn load_list(
     state: &AppState,
     filter: &ArticleFilter,
     limit: i64,
-    offset: i64,
+    position: Position,
 ) -> Result<ArticlePage, AppError> {
     let mut conn = state.db.read().await?;
-    let summaries = Article::list(&mut conn, filter, limit, offset).await?;
-    let total = Article::count(&mut conn, filter).await?;
+    let summaries = Article::list(&mut conn, filter, limit, position).await?;
+    let total = match position {
+        Position::Offset(_) => Article::count(&mut conn, filter).await?,
+        _ => 0,
+    };
     let articles = decorate(&mut conn, summaries).await?;
     Ok(ArticlePage { articles, total })
 }
@@ -152,11 +226,13 @@ async fn tags(state: &AppState, limit: i64) -> Result<Vec<String>, AppError> {
 /// `article` with its body, author and tags, as anyone sees it.
 pub(super) async fn with_body(conn: &mut Conn, article: Article) -> Result<ArticleView, AppError> {
     let body = article.body.clone();
+    let body_html = article.body_html.clone();
     let mut views = decorate(conn, vec![article.into()]).await?;
     let mut view = views
         .pop()
         .ok_or_else(|| anyhow::anyhow!("article author is missing"))?;
     view.body = Some(body);
+    view.body_html = body_html;
     Ok(view)
 }
 
@@ -183,6 +259,7 @@ async fn decorate(
                 favorited: false,
                 author: ProfileView::of(author, false),
                 body: None,
+                body_html: None,
                 summary,
             })
         })

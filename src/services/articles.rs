@@ -5,6 +5,7 @@
 use diesel_async::AsyncConnection;
 use rand::RngExt;
 
+use crate::content::markdown;
 use crate::domain::FieldErrors;
 use crate::domain::article::{Body, Description, Slug, TagList, Title};
 use crate::error::AppError;
@@ -17,7 +18,9 @@ use super::ArticleView;
 use super::article_reads::{personalize, with_body};
 use super::cached;
 
-pub use super::article_reads::{POPULAR_TAGS, all_tags, list, popular_tags, show};
+pub use super::article_reads::{
+    Browsed, POPULAR_TAGS, all_tags, browse, list, popular_tags, show,
+};
 
 /// Tags as submitted: a list (the API) or one typed field (the editor page).
 #[derive(Debug, Clone, Copy)]
@@ -78,6 +81,7 @@ pub async fn publish(
     };
     let description = description.into_inner();
     let body = body.into_inner();
+    let body_html = markdown::render_off_thread(body.clone()).await?;
     let mut conn = state.db.write().await?;
     let mut attempt = 0;
     let article = loop {
@@ -91,6 +95,7 @@ pub async fn publish(
                     title: title.as_str(),
                     description: &description,
                     body: &body,
+                    body_html: &body_html,
                 };
                 let article = Article::create(conn, new).await?;
                 Tag::set_for_article(conn, article.id, tags.as_slice()).await?;
@@ -147,11 +152,17 @@ pub async fn revise(
         }
         _ => None,
     };
+    let body = body.map(Body::into_inner);
+    let body_html = match &body {
+        Some(body) => Some(markdown::render_off_thread(body.clone()).await?),
+        None => None,
+    };
     let changes = ArticleChanges {
         slug: new_slug,
         title: title.map(|title| title.as_str().to_string()),
         description: description.map(Description::into_inner),
-        body: body.map(Body::into_inner),
+        body,
+        body_html,
     };
     let updated = conn
         .transaction::<_, diesel::result::Error, _>(async |conn| {

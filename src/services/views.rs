@@ -62,6 +62,10 @@ pub struct ArticleView {
     pub summary: ArticleSummary,
     /// The Markdown body; lists leave it out.
     pub body: Option<String>,
+    /// The body as sanitized HTML, rendered when it was written (missing for
+    /// articles written before that was stored, and in lists).
+    #[serde(default)]
+    pub body_html: Option<String>,
     pub tags: Vec<String>,
     /// Whether the viewer has favorited it.
     pub favorited: bool,

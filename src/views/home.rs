@@ -2,9 +2,9 @@
 
 use askama::Template;
 
-use super::PagerLinks;
+use super::KeysetLinks;
 use crate::routes::web::page::Page;
-use crate::services::ArticlePage;
+use crate::services::articles::Browsed;
 
 /// The home page.
 #[derive(Template)]
@@ -14,7 +14,7 @@ pub struct HomePage<'a> {
     /// `your`, `global`, or `tag`.
     pub tab: &'a str,
     pub tag: Option<&'a str>,
-    pub list: &'a ArticlePage,
-    pub pager: PagerLinks,
+    pub list: &'a Browsed,
+    pub pager: KeysetLinks,
     pub popular_tags: &'a [String],
 }

@@ -15,7 +15,7 @@ use askama::Template;
 
 pub use error::ErrorPage;
 
-use crate::domain::paging::Pager;
+use crate::domain::paging::{Cursor, Pager};
 use crate::error::{AppError, PageError};
 
 /// Renders `template` as a page with `status`.
@@ -99,6 +99,33 @@ impl PagerLinks {
                 .into_iter()
                 .map(|page| page.map(|n| (n, href(n))))
                 .collect(),
+        }
+    }
+}
+
+/// "Newer / Older" links of a list paged by cursor.
+pub struct KeysetLinks {
+    pub newer: Option<String>,
+    pub older: Option<String>,
+}
+
+impl KeysetLinks {
+    /// Links to the pages around one of `path` with `pairs` in its query.
+    pub fn new(
+        path: &str,
+        pairs: &[(&str, &str)],
+        newer: Option<Cursor>,
+        older: Option<Cursor>,
+    ) -> Self {
+        let link = |key: &str, cursor: Cursor| {
+            let cursor = cursor.to_param();
+            let mut all = pairs.to_vec();
+            all.push((key, &cursor));
+            href(path, &all)
+        };
+        Self {
+            newer: newer.map(|cursor| link("after", cursor)),
+            older: older.map(|cursor| link("before", cursor)),
         }
     }
 }

@@ -2,10 +2,11 @@
 
 use askama::Template;
 
-use super::PagerLinks;
+use super::KeysetLinks;
 use crate::routes::web::page::Page;
 use crate::services::profiles::FollowCounts;
-use crate::services::{ArticlePage, ProfileView};
+use crate::services::ProfileView;
+use crate::services::articles::Browsed;
 
 /// A profile with one tab of articles: theirs, or their favorites.
 #[derive(Template)]
@@ -16,6 +17,6 @@ pub struct ProfilePage<'a> {
     pub counts: FollowCounts,
     /// Whether the favorites tab is shown.
     pub favorites: bool,
-    pub list: &'a ArticlePage,
-    pub pager: PagerLinks,
+    pub list: &'a Browsed,
+    pub pager: KeysetLinks,
 }

@@ -1,23 +1,25 @@
-//! `GET /?feed=your|global&tag=&page=`: the home page.
+//! `GET /?feed=your|global&tag=&before=|after=`: the home page, paged by
+//! cursor ("Newer / Older").
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::page::Page;
 use super::redirect;
-use crate::domain::paging::{Pager, Window};
+use crate::domain::paging::Position;
 use crate::error::{AppError, PageError};
 use crate::models::ArticleFilter;
-use crate::services::{ArticlePage, articles};
+use crate::services::articles::{self, Browsed};
 use crate::state::AppState;
 use crate::views::home::HomePage;
-use crate::views::{PagerLinks, href, render};
+use crate::views::{KeysetLinks, render};
 
 #[derive(Deserialize)]
 pub struct HomeQuery {
     feed: Option<String>,
     tag: Option<String>,
-    page: Option<String>,
+    before: Option<String>,
+    after: Option<String>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -50,32 +52,20 @@ pub async fn show(
         (None, true, None) => return Ok(redirect::to_login("/?feed=your")),
         (None, false, _) => ("global", ArticleFilter::default()),
     };
-    let (number, window) = Window::page(query.page.as_deref(), Window::PAGE_SIZE);
+    let position = Position::from_page(query.before.as_deref(), query.after.as_deref());
     // A tag no article could carry (too long, control characters) finds nothing.
-    let list = match articles::list(
-        &state,
-        &filter,
-        window.limit,
-        window.offset,
-        page.viewer_id(),
-    )
-    .await
-    {
-        Err(AppError::Validation(_)) => ArticlePage::default(),
+    let list = match articles::browse(&state, &filter, position, page.viewer_id()).await {
+        Err(AppError::Validation(_)) => Browsed::default(),
         listed => listed?,
     };
     let popular_tags = articles::popular_tags(&state).await?;
     let feed = if tab == "your" { "your" } else { "" };
-    let pager = PagerLinks::new(&Pager::new(number, list.total, Window::PAGE_SIZE), |n| {
-        href(
-            "/",
-            &[
-                ("feed", feed),
-                ("tag", tag.unwrap_or("")),
-                ("page", &n.to_string()),
-            ],
-        )
-    });
+    let pager = KeysetLinks::new(
+        "/",
+        &[("feed", feed), ("tag", tag.unwrap_or(""))],
+        list.newer,
+        list.older,
+    );
     render(&HomePage {
         page: &page,
         tab,

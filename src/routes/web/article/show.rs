@@ -42,7 +42,11 @@ fn view<'a>(
     ArticleShowPage {
         page,
         article,
-        body_html: markdown::render(article.body.as_deref().unwrap_or_default()),
+        // Rendered when written; articles from before that are rendered now.
+        body_html: article
+            .body_html
+            .clone()
+            .unwrap_or_else(|| markdown::render(article.body.as_deref().unwrap_or_default())),
         comments,
         comment_draft: draft,
         comment_error: draft_error,

@@ -3,18 +3,25 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use crate::domain::paging::{Pager, Window};
+use crate::domain::paging::Position;
 use crate::error::PageError;
 use crate::models::ArticleFilter;
 use crate::routes::web::page::Page;
 use crate::services::{articles, profiles};
 use crate::state::AppState;
 use crate::views::profile::ProfilePage;
-use crate::views::{PagerLinks, href, render_validated};
+use crate::views::{KeysetLinks, render_validated};
 
 #[derive(Deserialize)]
 pub struct PageQuery {
-    page: Option<String>,
+    before: Option<String>,
+    after: Option<String>,
+}
+
+impl PageQuery {
+    fn position(&self) -> Position {
+        Position::from_page(self.before.as_deref(), self.after.as_deref())
+    }
 }
 
 pub async fn articles(
@@ -29,7 +36,7 @@ pub async fn articles(
         page,
         &request,
         &username,
-        query.page.as_deref(),
+        query.position(),
         false,
     )
     .await
@@ -47,7 +54,7 @@ pub async fn favorites(
         page,
         &request,
         &username,
-        query.page.as_deref(),
+        query.position(),
         true,
     )
     .await
@@ -59,7 +66,7 @@ async fn show(
     page: Page,
     request: &HttpRequest,
     username: &str,
-    number: Option<&str>,
+    position: Position,
     favorites: bool,
 ) -> Result<HttpResponse, PageError> {
     let (profile, counts) = profiles::show_with_counts(&state, username, page.viewer_id()).await?;
@@ -74,23 +81,13 @@ async fn show(
             ..ArticleFilter::default()
         }
     };
-    let (number, window) = Window::page(number, Window::PAGE_SIZE);
-    let list = articles::list(
-        &state,
-        &filter,
-        window.limit,
-        window.offset,
-        page.viewer_id(),
-    )
-    .await?;
+    let list = articles::browse(&state, &filter, position, page.viewer_id()).await?;
     let base = if favorites {
         format!("/profile/{}/favorites", profile.username)
     } else {
         format!("/profile/{}", profile.username)
     };
-    let pager = PagerLinks::new(&Pager::new(number, list.total, Window::PAGE_SIZE), |n| {
-        href(&base, &[("page", &n.to_string())])
-    });
+    let pager = KeysetLinks::new(&base, &[], list.newer, list.older);
     render_validated(
         request,
         &ProfilePage {

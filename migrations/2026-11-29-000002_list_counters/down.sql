@@ -1,0 +1,23 @@
+ALTER TABLE articles DROP COLUMN body_html;
+DROP TRIGGER favorites_time ON favorites;
+DROP TRIGGER article_tags_time ON article_tags;
+DROP FUNCTION copy_article_time_trigger();
+DROP INDEX favorites_recent;
+ALTER TABLE favorites DROP COLUMN article_created_at;
+CREATE INDEX article_tags_by_tag ON article_tags (tag_id, article_id);
+DROP INDEX article_tags_recent;
+ALTER TABLE article_tags DROP COLUMN created_at;
+CREATE OR REPLACE FUNCTION favorites_count_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        UPDATE articles SET favorites_count = favorites_count + 1 WHERE id = NEW.article_id;
+    ELSE
+        UPDATE articles SET favorites_count = favorites_count - 1 WHERE id = OLD.article_id;
+    END IF;
+    RETURN NULL;
+END $$;
+DROP TRIGGER articles_count ON articles;
+DROP FUNCTION articles_count_trigger();
+ALTER TABLE users DROP COLUMN favorites_count;
+ALTER TABLE users DROP COLUMN articles_count;
+DROP TABLE article_counts;

@@ -1,0 +1,84 @@
+-- Lists at any size cost what they cost on an empty site: every count a list
+-- shows is read from a counter kept in the same transaction as the write,
+-- and every list is an index walk in the order it is shown.
+
+-- The number of articles on the site, spread over 16 rows so that
+-- concurrent writers (each on its own connection) rarely wait for one
+-- another; readers add the 16 up.
+CREATE TABLE article_counts (
+    shard    SMALLINT PRIMARY KEY,
+    articles BIGINT NOT NULL DEFAULT 0
+);
+INSERT INTO article_counts (shard) SELECT generate_series(0, 15);
+UPDATE article_counts SET articles = (SELECT count(*) FROM articles) WHERE shard = 0;
+
+-- What each person wrote and favorited, for their profile's lists.
+ALTER TABLE users ADD COLUMN articles_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN favorites_count INTEGER NOT NULL DEFAULT 0;
+UPDATE users u SET articles_count = c.n
+  FROM (SELECT author_id, count(*)::int AS n FROM articles GROUP BY author_id) c
+ WHERE u.id = c.author_id;
+UPDATE users u SET favorites_count = c.n
+  FROM (SELECT user_id, count(*)::int AS n FROM favorites GROUP BY user_id) c
+ WHERE u.id = c.user_id;
+
+CREATE FUNCTION articles_count_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        UPDATE article_counts SET articles = articles + 1 WHERE shard = pg_backend_pid() % 16;
+        UPDATE users SET articles_count = articles_count + 1 WHERE id = NEW.author_id;
+    ELSE
+        UPDATE article_counts SET articles = articles - 1 WHERE shard = pg_backend_pid() % 16;
+        UPDATE users SET articles_count = articles_count - 1 WHERE id = OLD.author_id;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER articles_count AFTER INSERT OR DELETE ON articles
+    FOR EACH ROW EXECUTE FUNCTION articles_count_trigger();
+
+CREATE OR REPLACE FUNCTION favorites_count_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        UPDATE articles SET favorites_count = favorites_count + 1 WHERE id = NEW.article_id;
+        UPDATE users SET favorites_count = favorites_count + 1 WHERE id = NEW.user_id;
+    ELSE
+        UPDATE articles SET favorites_count = favorites_count - 1 WHERE id = OLD.article_id;
+        UPDATE users SET favorites_count = favorites_count - 1 WHERE id = OLD.user_id;
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- A tag's articles newest first, straight from one index: each tagging
+-- carries its article's publication time.
+ALTER TABLE article_tags ADD COLUMN created_at TIMESTAMPTZ;
+UPDATE article_tags t SET created_at = a.created_at FROM articles a WHERE a.id = t.article_id;
+ALTER TABLE article_tags ALTER COLUMN created_at SET NOT NULL;
+CREATE INDEX article_tags_recent ON article_tags (tag_id, created_at DESC, article_id DESC);
+DROP INDEX article_tags_by_tag;
+
+-- Someone's favorites newest first (by the article's publication time),
+-- the same way.
+ALTER TABLE favorites ADD COLUMN article_created_at TIMESTAMPTZ;
+UPDATE favorites f SET article_created_at = a.created_at FROM articles a WHERE a.id = f.article_id;
+ALTER TABLE favorites ALTER COLUMN article_created_at SET NOT NULL;
+CREATE INDEX favorites_recent ON favorites (user_id, article_created_at DESC, article_id DESC);
+
+-- Whoever inserts a tagging or a favorite (the app, a cascade, a script)
+-- need not know the article's time: it is copied here.
+CREATE FUNCTION copy_article_time_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'article_tags' AND NEW.created_at IS NULL THEN
+        NEW.created_at := (SELECT created_at FROM articles WHERE id = NEW.article_id);
+    ELSIF TG_TABLE_NAME = 'favorites' AND NEW.article_created_at IS NULL THEN
+        NEW.article_created_at := (SELECT created_at FROM articles WHERE id = NEW.article_id);
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER article_tags_time BEFORE INSERT ON article_tags
+    FOR EACH ROW EXECUTE FUNCTION copy_article_time_trigger();
+CREATE TRIGGER favorites_time BEFORE INSERT ON favorites
+    FOR EACH ROW EXECUTE FUNCTION copy_article_time_trigger();
+
+-- Articles render their Markdown once, when written; NULL for rows written
+-- before this column existed, which are rendered when shown.
+ALTER TABLE articles ADD COLUMN body_html TEXT;
