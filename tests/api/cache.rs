@@ -395,6 +395,42 @@ async fn hot_entries_are_refreshed_before_they_expire() {
 }
 
 #[tokio::test]
+async fn a_failed_early_refresh_serves_the_cached_value() {
+    let redis = TestRedis::start().await;
+    let eager = Cache::new(&CacheSettings {
+        early_refresh_beta: 1e12,
+        ..settings(&redis)
+    })
+    .unwrap();
+    eager
+        .get_or_load("xfetch:2", Duration::from_secs(600), async || {
+            // Long enough for XFetch to refresh it on every later read.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            Ok::<_, AppError>(Some("cached".to_string()))
+        })
+        .await
+        .unwrap();
+
+    // The next read refreshes early, and the database fails it.
+    let served = eager
+        .get_or_load("xfetch:2", Duration::from_secs(600), async || {
+            Err::<Option<String>, _>(AppError::DatabaseUnavailable(anyhow::anyhow!(
+                "the database hiccups"
+            )))
+        })
+        .await;
+
+    assert_eq!(
+        served.unwrap().as_deref(),
+        Some("cached"),
+        "a hit stays a hit"
+    );
+    let counters = eager.counters();
+    assert_eq!(counters.early_refreshes, 1);
+    assert_eq!(counters.hits, 1);
+}
+
+#[tokio::test]
 async fn a_dead_redis_costs_no_request_and_the_cache_comes_back() {
     let mut redis = TestRedis::start().await;
     let app = cached_app(&redis).await;

@@ -203,12 +203,26 @@ impl Cache {
                     return Ok(inner.hit(entry));
                 }
                 // Refresh early, if nobody else is already doing it.
-                return match inner.lease(&key).await {
-                    Lease::Granted(token) => {
-                        bump(&inner.counters.early_refreshes);
-                        inner.load_and_fill(&key, &token, ttl, load).await
+                let Lease::Granted(token) = inner.lease(&key).await else {
+                    return Ok(inner.hit(entry));
+                };
+                bump(&inner.counters.early_refreshes);
+                return match inner.load_and_fill(&key, &token, ttl, load).await {
+                    Ok(value) => {
+                        inner.missed();
+                        Ok(value)
                     }
-                    Lease::Held | Lease::Unavailable => Ok(inner.hit(entry)),
+                    // The entry has not expired: a failed refresh must not
+                    // turn a hit into an error. Its lease is left to expire,
+                    // so a failing database sees one refresh per lease, not
+                    // one per hit.
+                    Err(error) => {
+                        tracing::warn!(
+                            error = ?error,
+                            "refreshing {key} early failed: serving the cached value"
+                        );
+                        Ok(inner.hit(entry))
+                    }
                 };
             }
             Read::Missing => {}
@@ -226,7 +240,10 @@ impl Cache {
             }
         }
         match inner.lease(&key).await {
-            Lease::Granted(token) => inner.load_and_fill(&key, &token, ttl, load).await,
+            Lease::Granted(token) => {
+                inner.missed();
+                inner.load_and_fill(&key, &token, ttl, load).await
+            }
             Lease::Unavailable => inner.bypass(load).await,
             Lease::Held => {
                 // Another server is refilling: wait briefly for it.
@@ -242,8 +259,7 @@ impl Cache {
                         Read::Missing => {}
                     }
                 }
-                bump(&inner.counters.misses);
-                report::cache(CacheOutcome::Miss);
+                inner.missed();
                 load().await
             }
         }
@@ -399,6 +415,12 @@ impl Inner {
         entry.value
     }
 
+    /// Counts a read the cache could not answer.
+    fn missed(&self) {
+        bump(&self.counters.misses);
+        report::cache(CacheOutcome::Miss);
+    }
+
     async fn bypass<T, F, Fut>(&self, load: F) -> Result<Option<T>, AppError>
     where
         F: FnOnce() -> Fut,
@@ -409,6 +431,8 @@ impl Inner {
         load().await
     }
 
+    /// Loads the value and stores it if this caller still holds the lease
+    /// `token`; the caller counts the miss.
     async fn load_and_fill<T, F, Fut>(
         self: &Arc<Self>,
         key: &str,
@@ -421,8 +445,6 @@ impl Inner {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<T>, AppError>>,
     {
-        bump(&self.counters.misses);
-        report::cache(CacheOutcome::Miss);
         let started = Instant::now();
         let value = load().await?;
         let ttl = if value.is_some() {
