@@ -19,6 +19,8 @@
 mod breaker;
 mod envelope;
 mod locks;
+#[cfg(test)]
+mod tests;
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -31,7 +33,7 @@ use rand::RngExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use breaker::{Breaker, Transition};
+use breaker::{Breaker, Permit, Transition};
 use envelope::{Envelope, now_ms};
 use locks::KeyLocks;
 
@@ -135,9 +137,14 @@ impl Cache {
         Ok(Self {
             inner: Some(Arc::new(Inner {
                 pool,
+                // A probe reports within the call's time limit unless its
+                // future was dropped (which releases it at once) or the
+                // process stalls; twice the limit lets a probe that timed out
+                // reopen the circuit before another is sent.
                 breaker: Breaker::new(
                     settings.breaker_failures,
                     Duration::from_millis(settings.breaker_cooldown_ms),
+                    timeout * 2,
                 ),
                 settings: settings.clone(),
                 locks: KeyLocks::default(),
@@ -338,12 +345,12 @@ impl Inner {
         self: &Arc<Self>,
         work: impl AsyncFnOnce(&mut deadpool_redis::Connection) -> redis::RedisResult<T>,
     ) -> Option<T> {
-        if !self.breaker.allow() {
-            return None;
-        }
+        // Held across the call: if this future is dropped mid-probe, the
+        // permit's drop hands the probe to the next caller.
+        let permit = self.breaker.allow()?;
         match self.raw(work).await {
             Ok(value) => {
-                if self.breaker.success() == Transition::Recovered {
+                if permit.success() == Transition::Recovered {
                     tracing::info!("Redis answers again: the cache is back on");
                     // What this call read predates the invalidations missed
                     // meanwhile: deliver them, and let this caller use the database.
@@ -354,15 +361,20 @@ impl Inner {
                 Some(value)
             }
             Err(error) => {
-                self.failed(&error);
+                self.failed(Some(permit), &error);
                 None
             }
         }
     }
 
-    fn failed(&self, error: &str) {
+    /// Counts a failed call (`permit` its leave, if it had one).
+    fn failed(&self, permit: Option<Permit<'_>>, error: &str) {
         bump(&self.counters.errors);
-        if self.breaker.failure() == Transition::Opened {
+        let transition = match permit {
+            Some(permit) => permit.failure(),
+            None => self.breaker.failure(),
+        };
+        if transition == Transition::Opened {
             tracing::warn!(
                 "Redis is unavailable ({error}): reading from the database without the cache for {} ms",
                 self.settings.breaker_cooldown_ms
@@ -557,7 +569,7 @@ impl Inner {
                     .unwrap_or_else(|poisoned| poisoned.into_inner())
                     .overflowed = true;
             }
-            self.failed("replaying missed invalidations failed");
+            self.failed(None, "replaying missed invalidations failed");
         }
         true
     }
