@@ -35,7 +35,7 @@ use serde::de::DeserializeOwned;
 
 use breaker::{Breaker, Permit, Transition};
 use envelope::{Envelope, now_ms};
-use locks::KeyLocks;
+use locks::{KeyLocks, Waiting};
 
 use crate::error::AppError;
 use crate::report::{self, CacheOutcome};
@@ -68,6 +68,8 @@ struct Counters {
     coalesced: AtomicU64,
     stale_sets_prevented: AtomicU64,
     early_refreshes: AtomicU64,
+    /// Callers waiting for another server's refill right now.
+    waiting_for_lease: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -252,23 +254,18 @@ impl Cache {
                 inner.load_and_fill(&key, &token, ttl, load).await
             }
             Lease::Unavailable => inner.bypass(load).await,
-            Lease::Held => {
-                // Another server is refilling: wait briefly for it.
-                let deadline = Instant::now() + Duration::from_millis(inner.settings.lease_wait_ms);
-                while Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    match inner.read::<T>(&key).await {
-                        Read::Found(entry) => {
-                            bump(&inner.counters.coalesced);
-                            return Ok(inner.hit(entry));
-                        }
-                        Read::Unavailable => return inner.bypass(load).await,
-                        Read::Missing => {}
-                    }
+            // Another server is refilling: wait briefly for it.
+            Lease::Held => match inner.wait_for_fill::<T>(&key).await {
+                Read::Found(entry) => {
+                    bump(&inner.counters.coalesced);
+                    Ok(inner.hit(entry))
                 }
-                inner.missed();
-                load().await
-            }
+                Read::Unavailable => inner.bypass(load).await,
+                Read::Missing => {
+                    inner.missed();
+                    load().await
+                }
+            },
         }
     }
 
@@ -320,6 +317,7 @@ impl Cache {
             coalesced: read(&counters.coalesced),
             stale_sets_prevented: read(&counters.stale_sets_prevented),
             early_refreshes: read(&counters.early_refreshes),
+            waiting: read(&counters.waiting_for_lease) + inner.locks.waiting(),
             circuit_open: inner.breaker.is_open(),
         }
     }
@@ -419,6 +417,21 @@ impl Inner {
             Some(false) => Lease::Held,
             None => Lease::Unavailable,
         }
+    }
+
+    /// Reads `key` until another server fills it, for up to `lease_wait_ms`;
+    /// `Missing` when it was not filled in time.
+    async fn wait_for_fill<T: DeserializeOwned>(self: &Arc<Self>, key: &str) -> Read<T> {
+        let _waiting = Waiting::on(&self.counters.waiting_for_lease);
+        let deadline = Instant::now() + Duration::from_millis(self.settings.lease_wait_ms);
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            match self.read::<T>(key).await {
+                Read::Missing => {}
+                found_or_unavailable => return found_or_unavailable,
+            }
+        }
+        Read::Missing
     }
 
     fn hit<T>(&self, entry: Envelope<T>) -> Option<T> {
