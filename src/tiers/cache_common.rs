@@ -20,5 +20,7 @@ pub struct CacheCounters {
     pub coalesced: u64,
     pub stale_sets_prevented: u64,
     pub early_refreshes: u64,
+    /// Reads waiting right now for another caller's refill (a gauge).
+    pub waiting: u64,
     pub circuit_open: bool,
 }

@@ -15,12 +15,21 @@ use serde_json::json;
 
 use crate::helpers::{ApiResponse, TestApp, TestRedis, spawn_app_with};
 
+/// How long any test waits for something it expects to happen.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// An app on `redis` whose calls only time out if Redis really hangs: a
+/// healthy local Redis answers in well under 1 ms, a busy machine may take
+/// far longer.
 async fn cached_app(redis: &TestRedis) -> TestApp {
+    cached_app_timing_out_after(redis, 2_000).await
+}
+
+async fn cached_app_timing_out_after(redis: &TestRedis, timeout_ms: u64) -> TestApp {
     let url = redis.url();
     spawn_app_with(move |settings| {
         settings.cache.redis_url = url;
-        // Generous for busy test machines; a healthy local Redis answers in well under 1 ms.
-        settings.cache.timeout_ms = 300;
+        settings.cache.timeout_ms = timeout_ms;
         settings.cache.breaker_cooldown_ms = 300;
     })
     .await
@@ -42,16 +51,21 @@ fn queries(response: &ApiResponse) -> u64 {
         .unwrap()
 }
 
-/// Reads `path` until the cache answers it (a refill can take a moment).
+/// Reads `path` until the cache answers it (a refill, or the circuit
+/// closing again, can take a moment).
 async fn until_hit(app: &TestApp, path: &str) -> ApiResponse {
-    for _ in 0..150 {
+    let started = Instant::now();
+    loop {
         let response = app.get(path).await;
         if cache_header(&response) == "hit" {
             return response;
         }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "{path} never came from the cache"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("{path} never came from the cache");
 }
 
 #[tokio::test]
@@ -255,11 +269,11 @@ async fn missing_things_are_cached_briefly_and_forgotten_when_created() {
     assert_eq!(created.status, StatusCode::OK);
 }
 
+/// Settings for a cache on `redis` that never gives up on a healthy Redis.
 fn settings(redis: &TestRedis) -> CacheSettings {
     CacheSettings {
         redis_url: redis.url(),
-        timeout_ms: 500,
-        breaker_cooldown_ms: 300,
+        timeout_ms: 5_000,
         ..CacheSettings::default()
     }
 }
@@ -316,10 +330,17 @@ async fn a_write_during_a_slow_read_never_leaves_the_old_value_behind() {
 #[tokio::test]
 async fn concurrent_misses_load_once_within_and_across_servers() {
     let redis = TestRedis::start().await;
-    let server_a = Cache::new(&settings(&redis)).unwrap();
-    let server_b = Cache::new(&settings(&redis)).unwrap();
+    // The first load is held until every other reader provably waits for
+    // it: neither its lease nor the other server's wait may run out first.
+    let patient = CacheSettings {
+        lease_ms: 600_000,
+        lease_wait_ms: 600_000,
+        ..settings(&redis)
+    };
+    let server_a = Cache::new(&patient).unwrap();
+    let server_b = Cache::new(&patient).unwrap();
     let loads = Arc::new(AtomicUsize::new(0));
-
+    let release = Arc::new(tokio::sync::Semaphore::new(0));
     let readers: Vec<_> = (0..20)
         .map(|n| {
             let cache = if n % 2 == 0 {
@@ -328,17 +349,37 @@ async fn concurrent_misses_load_once_within_and_across_servers() {
                 server_b.clone()
             };
             let loads = Arc::clone(&loads);
+            let release = Arc::clone(&release);
             tokio::spawn(async move {
                 cache
                     .get_or_load("hot:1", Duration::from_secs(60), async || {
                         loads.fetch_add(1, Ordering::SeqCst);
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        let _ = release.acquire().await;
                         Ok::<_, AppError>(Some(42u32))
                     })
                     .await
             })
         })
         .collect();
+
+    // One reader loads while the nineteen others wait for it, in its own
+    // server or in the other one.
+    let waiting = || server_a.counters().waiting + server_b.counters().waiting;
+    let started = Instant::now();
+    while !(loads.load(Ordering::SeqCst) == 1 && waiting() == 19) {
+        assert!(
+            loads.load(Ordering::SeqCst) <= 1,
+            "a second database load started"
+        );
+        assert!(
+            started.elapsed() < PATIENCE,
+            "{} loads, {} readers waiting",
+            loads.load(Ordering::SeqCst),
+            waiting()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    release.add_permits(1);
     for reader in readers {
         assert_eq!(reader.await.unwrap().unwrap(), Some(42));
     }
@@ -349,7 +390,8 @@ async fn concurrent_misses_load_once_within_and_across_servers() {
         "twenty misses, one database load"
     );
     let coalesced = server_a.counters().coalesced + server_b.counters().coalesced;
-    assert_eq!(coalesced, 19);
+    assert_eq!(coalesced, 19, "every waiting reader got the one load");
+    assert_eq!(waiting(), 0);
 }
 
 #[tokio::test]
@@ -395,6 +437,42 @@ async fn hot_entries_are_refreshed_before_they_expire() {
 }
 
 #[tokio::test]
+async fn a_failed_early_refresh_serves_the_cached_value() {
+    let redis = TestRedis::start().await;
+    let eager = Cache::new(&CacheSettings {
+        early_refresh_beta: 1e12,
+        ..settings(&redis)
+    })
+    .unwrap();
+    eager
+        .get_or_load("xfetch:2", Duration::from_secs(600), async || {
+            // Long enough for XFetch to refresh it on every later read.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            Ok::<_, AppError>(Some("cached".to_string()))
+        })
+        .await
+        .unwrap();
+
+    // The next read refreshes early, and the database fails it.
+    let served = eager
+        .get_or_load("xfetch:2", Duration::from_secs(600), async || {
+            Err::<Option<String>, _>(AppError::DatabaseUnavailable(anyhow::anyhow!(
+                "the database hiccups"
+            )))
+        })
+        .await;
+
+    assert_eq!(
+        served.unwrap().as_deref(),
+        Some("cached"),
+        "a hit stays a hit"
+    );
+    let counters = eager.counters();
+    assert_eq!(counters.early_refreshes, 1);
+    assert_eq!(counters.hits, 1);
+}
+
+#[tokio::test]
 async fn a_dead_redis_costs_no_request_and_the_cache_comes_back() {
     let mut redis = TestRedis::start().await;
     let app = cached_app(&redis).await;
@@ -435,8 +513,8 @@ async fn a_dead_redis_costs_no_request_and_the_cache_comes_back() {
         "{metrics}"
     );
 
+    // Back: once a probe finds it after the cooldown, reads hit again.
     redis.restart().await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
     for path in &paths {
         until_hit(&app, path).await;
     }
@@ -450,7 +528,8 @@ async fn a_dead_redis_costs_no_request_and_the_cache_comes_back() {
 #[tokio::test]
 async fn a_hung_redis_is_bypassed_and_missed_invalidations_are_replayed() {
     let redis = TestRedis::start().await;
-    let app = cached_app(&redis).await;
+    // Short: every call to the hung Redis waits this long.
+    let app = cached_app_timing_out_after(&redis, 300).await;
     let token = app.register("jake").await;
     until_hit(&app, "/api/profiles/jake").await;
 
@@ -474,7 +553,6 @@ async fn a_hung_redis_is_bypassed_and_missed_invalidations_are_replayed() {
 
     // Redis answers again: the missed invalidation is delivered, no stale read.
     redis.thaw();
-    tokio::time::sleep(Duration::from_millis(400)).await;
     let started = Instant::now();
     loop {
         let response = app.get("/api/profiles/jake").await;
@@ -487,10 +565,7 @@ async fn a_hung_redis_is_bypassed_and_missed_invalidations_are_replayed() {
             );
             break;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the cache never came back"
-        );
+        assert!(started.elapsed() < PATIENCE, "the cache never came back");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let after = until_hit(&app, "/api/profiles/jake").await;

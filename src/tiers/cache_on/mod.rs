@@ -19,6 +19,8 @@
 mod breaker;
 mod envelope;
 mod locks;
+#[cfg(test)]
+mod tests;
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -31,9 +33,9 @@ use rand::RngExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use breaker::{Breaker, Transition};
+use breaker::{Breaker, Permit, Transition};
 use envelope::{Envelope, now_ms};
-use locks::KeyLocks;
+use locks::{KeyLocks, Waiting};
 
 use crate::error::AppError;
 use crate::report::{self, CacheOutcome};
@@ -66,6 +68,8 @@ struct Counters {
     coalesced: AtomicU64,
     stale_sets_prevented: AtomicU64,
     early_refreshes: AtomicU64,
+    /// Callers waiting for another server's refill right now.
+    waiting_for_lease: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -135,9 +139,14 @@ impl Cache {
         Ok(Self {
             inner: Some(Arc::new(Inner {
                 pool,
+                // A probe reports within the call's time limit unless its
+                // future was dropped (which releases it at once) or the
+                // process stalls; twice the limit lets a probe that timed out
+                // reopen the circuit before another is sent.
                 breaker: Breaker::new(
                     settings.breaker_failures,
                     Duration::from_millis(settings.breaker_cooldown_ms),
+                    timeout * 2,
                 ),
                 settings: settings.clone(),
                 locks: KeyLocks::default(),
@@ -203,12 +212,26 @@ impl Cache {
                     return Ok(inner.hit(entry));
                 }
                 // Refresh early, if nobody else is already doing it.
-                return match inner.lease(&key).await {
-                    Lease::Granted(token) => {
-                        bump(&inner.counters.early_refreshes);
-                        inner.load_and_fill(&key, &token, ttl, load).await
+                let Lease::Granted(token) = inner.lease(&key).await else {
+                    return Ok(inner.hit(entry));
+                };
+                bump(&inner.counters.early_refreshes);
+                return match inner.load_and_fill(&key, &token, ttl, load).await {
+                    Ok(value) => {
+                        inner.missed();
+                        Ok(value)
                     }
-                    Lease::Held | Lease::Unavailable => Ok(inner.hit(entry)),
+                    // The entry has not expired: a failed refresh must not
+                    // turn a hit into an error. Its lease is left to expire,
+                    // so a failing database sees one refresh per lease, not
+                    // one per hit.
+                    Err(error) => {
+                        tracing::warn!(
+                            error = ?error,
+                            "refreshing {key} early failed: serving the cached value"
+                        );
+                        Ok(inner.hit(entry))
+                    }
                 };
             }
             Read::Missing => {}
@@ -226,26 +249,23 @@ impl Cache {
             }
         }
         match inner.lease(&key).await {
-            Lease::Granted(token) => inner.load_and_fill(&key, &token, ttl, load).await,
-            Lease::Unavailable => inner.bypass(load).await,
-            Lease::Held => {
-                // Another server is refilling: wait briefly for it.
-                let deadline = Instant::now() + Duration::from_millis(inner.settings.lease_wait_ms);
-                while Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    match inner.read::<T>(&key).await {
-                        Read::Found(entry) => {
-                            bump(&inner.counters.coalesced);
-                            return Ok(inner.hit(entry));
-                        }
-                        Read::Unavailable => return inner.bypass(load).await,
-                        Read::Missing => {}
-                    }
-                }
-                bump(&inner.counters.misses);
-                report::cache(CacheOutcome::Miss);
-                load().await
+            Lease::Granted(token) => {
+                inner.missed();
+                inner.load_and_fill(&key, &token, ttl, load).await
             }
+            Lease::Unavailable => inner.bypass(load).await,
+            // Another server is refilling: wait briefly for it.
+            Lease::Held => match inner.wait_for_fill::<T>(&key).await {
+                Read::Found(entry) => {
+                    bump(&inner.counters.coalesced);
+                    Ok(inner.hit(entry))
+                }
+                Read::Unavailable => inner.bypass(load).await,
+                Read::Missing => {
+                    inner.missed();
+                    load().await
+                }
+            },
         }
     }
 
@@ -297,6 +317,7 @@ impl Cache {
             coalesced: read(&counters.coalesced),
             stale_sets_prevented: read(&counters.stale_sets_prevented),
             early_refreshes: read(&counters.early_refreshes),
+            waiting: read(&counters.waiting_for_lease) + inner.locks.waiting(),
             circuit_open: inner.breaker.is_open(),
         }
     }
@@ -322,12 +343,12 @@ impl Inner {
         self: &Arc<Self>,
         work: impl AsyncFnOnce(&mut deadpool_redis::Connection) -> redis::RedisResult<T>,
     ) -> Option<T> {
-        if !self.breaker.allow() {
-            return None;
-        }
+        // Held across the call: if this future is dropped mid-probe, the
+        // permit's drop hands the probe to the next caller.
+        let permit = self.breaker.allow()?;
         match self.raw(work).await {
             Ok(value) => {
-                if self.breaker.success() == Transition::Recovered {
+                if permit.success() == Transition::Recovered {
                     tracing::info!("Redis answers again: the cache is back on");
                     // What this call read predates the invalidations missed
                     // meanwhile: deliver them, and let this caller use the database.
@@ -338,15 +359,20 @@ impl Inner {
                 Some(value)
             }
             Err(error) => {
-                self.failed(&error);
+                self.failed(Some(permit), &error);
                 None
             }
         }
     }
 
-    fn failed(&self, error: &str) {
+    /// Counts a failed call (`permit` its leave, if it had one).
+    fn failed(&self, permit: Option<Permit<'_>>, error: &str) {
         bump(&self.counters.errors);
-        if self.breaker.failure() == Transition::Opened {
+        let transition = match permit {
+            Some(permit) => permit.failure(),
+            None => self.breaker.failure(),
+        };
+        if transition == Transition::Opened {
             tracing::warn!(
                 "Redis is unavailable ({error}): reading from the database without the cache for {} ms",
                 self.settings.breaker_cooldown_ms
@@ -393,10 +419,31 @@ impl Inner {
         }
     }
 
+    /// Reads `key` until another server fills it, for up to `lease_wait_ms`;
+    /// `Missing` when it was not filled in time.
+    async fn wait_for_fill<T: DeserializeOwned>(self: &Arc<Self>, key: &str) -> Read<T> {
+        let _waiting = Waiting::on(&self.counters.waiting_for_lease);
+        let deadline = Instant::now() + Duration::from_millis(self.settings.lease_wait_ms);
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            match self.read::<T>(key).await {
+                Read::Missing => {}
+                found_or_unavailable => return found_or_unavailable,
+            }
+        }
+        Read::Missing
+    }
+
     fn hit<T>(&self, entry: Envelope<T>) -> Option<T> {
         bump(&self.counters.hits);
         report::cache(CacheOutcome::Hit);
         entry.value
+    }
+
+    /// Counts a read the cache could not answer.
+    fn missed(&self) {
+        bump(&self.counters.misses);
+        report::cache(CacheOutcome::Miss);
     }
 
     async fn bypass<T, F, Fut>(&self, load: F) -> Result<Option<T>, AppError>
@@ -409,6 +456,8 @@ impl Inner {
         load().await
     }
 
+    /// Loads the value and stores it if this caller still holds the lease
+    /// `token`; the caller counts the miss.
     async fn load_and_fill<T, F, Fut>(
         self: &Arc<Self>,
         key: &str,
@@ -421,8 +470,6 @@ impl Inner {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<T>, AppError>>,
     {
-        bump(&self.counters.misses);
-        report::cache(CacheOutcome::Miss);
         let started = Instant::now();
         let value = load().await?;
         let ttl = if value.is_some() {
@@ -535,7 +582,7 @@ impl Inner {
                     .unwrap_or_else(|poisoned| poisoned.into_inner())
                     .overflowed = true;
             }
-            self.failed("replaying missed invalidations failed");
+            self.failed(None, "replaying missed invalidations failed");
         }
         true
     }
