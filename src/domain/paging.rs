@@ -98,7 +98,10 @@ impl Position {
     /// The position a page's `?before=` or `?after=` asks for; the newest
     /// items when neither holds a cursor.
     pub fn from_page(before: Option<&str>, after: Option<&str>) -> Self {
-        match (before.and_then(Cursor::parse), after.and_then(Cursor::parse)) {
+        match (
+            before.and_then(Cursor::parse),
+            after.and_then(Cursor::parse),
+        ) {
             (Some(cursor), _) => Self::Older(cursor),
             (None, Some(cursor)) => Self::Newer(cursor),
             (None, None) => Self::Offset(0),
@@ -187,7 +190,15 @@ mod tests {
             id: 42,
         };
         assert_eq!(Cursor::parse(&cursor.to_param()), Some(cursor));
-        for junk in ["", "42", "abc.1", "1.abc", "1.-5", "1.0", "99999999999999999999.1"] {
+        for junk in [
+            "",
+            "42",
+            "abc.1",
+            "1.abc",
+            "1.-5",
+            "1.0",
+            "99999999999999999999.1",
+        ] {
             assert_eq!(Cursor::parse(junk), None, "{junk}");
         }
         assert_eq!(

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::Conn;
 use crate::domain::paging::Position;
@@ -123,9 +123,14 @@ impl Article {
             .await
     }
 
-    /// Deletes article `id` with its tags, favorites and comments.
+    /// Deletes article `id` with its tags, favorites and comments, taking
+    /// its locks in the global order ([`super::lock_order`]).
     pub async fn delete(conn: &mut Conn, id: i64) -> QueryResult<usize> {
-        diesel::delete(articles::table.find(id)).execute(conn).await
+        conn.transaction(async |conn| {
+            super::lock_order::before_deleting_articles(conn, &[id]).await?;
+            diesel::delete(articles::table.find(id)).execute(conn).await
+        })
+        .await
     }
 
     /// One page of the articles matching `filter`, newest first (see

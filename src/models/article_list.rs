@@ -11,19 +11,18 @@
 //! transaction as the writes (see the migrations); only a combination of
 //! filters is counted by walking, and then only the narrowest one's rows.
 
+use diesel::QueryableByName;
 use diesel::pg::Pg;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Text, Timestamptz};
-use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 
-use super::article::{ArticleFilter, ArticleSummary};
 use super::Conn;
+use super::article::{ArticleFilter, ArticleSummary};
 use crate::domain::paging::{Cursor, Position};
 
 /// The columns of [`ArticleSummary`], from the articles aliased `a`.
-const SUMMARY: &str =
-    "a.id, a.slug, a.author_id, a.title, a.description, a.favorites_count, a.created_at, a.updated_at";
+const SUMMARY: &str = "a.id, a.slug, a.author_id, a.title, a.description, a.favorites_count, a.created_at, a.updated_at";
 
 /// A value bound to a placeholder.
 enum Bind {
@@ -192,7 +191,9 @@ fn list_sql(filter: &ArticleFilter, limit: i64, position: Position) -> Sql {
     let dir = direction(position);
     let limit = sql.bind(Bind::Int(limit));
     let offset = match position {
-        Position::Offset(offset) if offset > 0 => format!(" OFFSET {}", sql.bind(Bind::Int(offset))),
+        Position::Offset(offset) if offset > 0 => {
+            format!(" OFFSET {}", sql.bind(Bind::Int(offset)))
+        }
         _ => String::new(),
     };
     // The page's keys first, from the index alone; then its articles.

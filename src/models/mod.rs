@@ -6,6 +6,7 @@ pub mod article_list;
 pub mod comment;
 pub mod favorite;
 pub mod follow;
+pub mod lock_order;
 pub mod revoked_session;
 pub mod tag;
 pub mod user;

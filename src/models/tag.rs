@@ -24,16 +24,18 @@ impl Tag {
             .await
     }
 
-    /// Replaces the tags of `article` with `names`, in that order.
+    /// Replaces the tags of `article` with `names` (sorted by name), taking
+    /// the tags' locks in the global order ([`super::lock_order`]).
     pub async fn set_for_article(
         conn: &mut Conn,
         article: i64,
         names: &[String],
     ) -> QueryResult<()> {
-        diesel::delete(article_tags::table.filter(article_tags::article_id.eq(article)))
-            .execute(conn)
-            .await?;
         if names.is_empty() {
+            super::lock_order::before_retagging(conn, article, &[]).await?;
+            diesel::delete(article_tags::table.filter(article_tags::article_id.eq(article)))
+                .execute(conn)
+                .await?;
             return Ok(());
         }
         let new_tags: Vec<_> = names.iter().map(|name| tags::name.eq(name)).collect();
@@ -50,16 +52,29 @@ impl Tag {
             .await?
             .into_iter()
             .collect();
-        let links: Vec<_> = names
+        let mut links: Vec<(i64, i16)> = names
             .iter()
             .enumerate()
             .filter_map(|(position, name)| {
-                let tag = *ids.get(name)?;
-                Some((
+                Some((*ids.get(name)?, i16::try_from(position).unwrap_or(i16::MAX)))
+            })
+            .collect();
+        // Counters are updated row by row in insertion order: by id, as the
+        // lock order wants.
+        links.sort_unstable();
+        let tag_ids: Vec<i64> = links.iter().map(|(tag, _)| *tag).collect();
+        super::lock_order::before_retagging(conn, article, &tag_ids).await?;
+        diesel::delete(article_tags::table.filter(article_tags::article_id.eq(article)))
+            .execute(conn)
+            .await?;
+        let links: Vec<_> = links
+            .into_iter()
+            .map(|(tag, position)| {
+                (
                     article_tags::article_id.eq(article),
                     article_tags::tag_id.eq(tag),
-                    article_tags::position.eq(i16::try_from(position).unwrap_or(i16::MAX)),
-                ))
+                    article_tags::position.eq(position),
+                )
             })
             .collect();
         diesel::insert_into(article_tags::table)

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::{Conn, like_prefix};
 use crate::schema::{lower_text, revoked_sessions, users};
@@ -157,9 +157,14 @@ impl User {
         Ok(updated == 1)
     }
 
-    /// Deletes an account; its articles, comments, follows and favorites go with it.
+    /// Deletes an account; its articles, comments, follows and favorites go
+    /// with it, its locks taken in the global order ([`super::lock_order`]).
     pub async fn delete(conn: &mut Conn, id: i64) -> QueryResult<usize> {
-        diesel::delete(users::table.find(id)).execute(conn).await
+        conn.transaction(async |conn| {
+            super::lock_order::before_deleting_user(conn, id).await?;
+            diesel::delete(users::table.find(id)).execute(conn).await
+        })
+        .await
     }
 
     /// Accounts whose username or display name starts with `prefix` (any case),

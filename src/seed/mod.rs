@@ -416,7 +416,9 @@ impl Seeder<'_> {
         let step = Step::start("article tags", articles.len() as u64);
         let sink = self
             .tx
-            .copy_in("COPY article_tags (article_id, tag_id, position, created_at) FROM STDIN BINARY")
+            .copy_in(
+                "COPY article_tags (article_id, tag_id, position, created_at) FROM STDIN BINARY",
+            )
             .await?;
         let mut writer = pin!(BinaryCopyInWriter::new(
             sink,
@@ -494,7 +496,12 @@ impl Seeder<'_> {
             let article = &articles[favorite.article];
             writer
                 .as_mut()
-                .write(&[&favorite.user_id, &article.id, &favorite.at, &article.created_at])
+                .write(&[
+                    &favorite.user_id,
+                    &article.id,
+                    &favorite.at,
+                    &article.created_at,
+                ])
                 .await?;
             step.tick(i as u64 + 1);
         }

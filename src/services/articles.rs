@@ -18,9 +18,7 @@ use super::ArticleView;
 use super::article_reads::{personalize, with_body};
 use super::cached;
 
-pub use super::article_reads::{
-    Browsed, POPULAR_TAGS, all_tags, browse, list, popular_tags, show,
-};
+pub use super::article_reads::{Browsed, POPULAR_TAGS, all_tags, browse, list, popular_tags, show};
 
 /// Tags as submitted: a list (the API) or one typed field (the editor page).
 #[derive(Debug, Clone, Copy)]
@@ -225,7 +223,10 @@ async fn set_favorite(
     let mut conn = state.db.write().await?;
     let article = find(&mut conn, slug).await?;
     if favorite {
-        Favorite::add(&mut conn, user, article.id).await?;
+        // The article may be deleted between the lookup and the insert.
+        Favorite::add(&mut conn, user, article.id)
+            .await
+            .map_err(super::unless_article_gone)?;
     } else {
         Favorite::remove(&mut conn, user, article.id).await?;
     }

@@ -96,7 +96,10 @@ pub async fn add(
         author_id: author.id,
         body: &body.into_inner(),
     };
-    let comment = Comment::create(&mut conn, new).await?;
+    // The article may be deleted between the lookup and the insert.
+    let comment = Comment::create(&mut conn, new)
+        .await
+        .map_err(super::unless_article_gone)?;
     forget_thread(state, article.id).await;
     Ok(CommentView::of(comment, ProfileView::of(author, false)))
 }

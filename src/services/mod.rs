@@ -11,3 +11,16 @@ pub mod profiles;
 pub mod views;
 
 pub use views::{ArticlePage, ArticleView, CommentView, ProfileView};
+
+/// Maps the error of a write that refers to an article to 404 when the
+/// article was deleted after it was looked up (the reference then fails).
+pub(crate) fn unless_article_gone(error: diesel::result::Error) -> crate::error::AppError {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match error {
+        Error::DatabaseError(
+            DatabaseErrorKind::ForeignKeyViolation | DatabaseErrorKind::NotNullViolation,
+            _,
+        ) => crate::error::AppError::NotFound("article"),
+        other => other.into(),
+    }
+}

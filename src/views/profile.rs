@@ -4,9 +4,9 @@ use askama::Template;
 
 use super::KeysetLinks;
 use crate::routes::web::page::Page;
-use crate::services::profiles::FollowCounts;
 use crate::services::ProfileView;
 use crate::services::articles::Browsed;
+use crate::services::profiles::FollowCounts;
 
 /// A profile with one tab of articles: theirs, or their favorites.
 #[derive(Template)]

@@ -9,6 +9,7 @@ mod api_users;
 mod browser;
 #[cfg(feature = "cache")]
 mod cache;
+mod counters;
 mod health;
 mod helpers;
 mod pages_account;

@@ -103,28 +103,94 @@ async fn a_tag_no_article_could_carry_finds_nothing() {
 }
 
 #[tokio::test]
-async fn long_lists_are_paginated() {
+async fn long_lists_page_by_newer_and_older_links() {
     let app = spawn_app().await;
     let token = app.register("author").await;
     for n in 1..=12 {
         app.publish(&token, &format!("Article {n:02}"), &[]).await;
     }
+    let browser = app.browser();
 
-    let first = app.browser().get("/").await;
-    let second = app.browser().get("/?page=2").await;
-    let hostile = app.browser().get("/?page=-7").await;
-    let beyond = app.browser().get("/?page=99999999999").await;
+    let first = browser.get("/").await;
+    let older = first.attr(".pager a[rel=next]", "href").unwrap();
+    let second = browser.get(&older).await;
+    let newer = second.attr(".pager a[rel=prev]", "href").unwrap();
+    let back = browser.get(&newer).await;
+    let junk = browser.get("/?before=junk&after=%00").await;
+    let ancient = browser.get("/?before=1.1").await;
 
     assert_eq!(first.texts(".preview").len(), 10);
     assert_eq!(first.text_of(".preview h2"), "Article 12");
-    assert_eq!(first.texts(".pager a, .pager span"), ["1", "2"]);
-    assert_eq!(first.attr(".pager a", "href").unwrap(), "/?page=2");
+    assert_eq!(first.texts(".pager a"), ["Older →"]);
+    assert!(older.starts_with("/?before="), "{older}");
     assert_eq!(second.texts(".preview h2"), ["Article 02", "Article 01"]);
-    assert_eq!(second.text_of(".pager .current"), "2");
-    assert_eq!(hostile.status, StatusCode::OK);
-    assert_eq!(hostile.text_of(".preview h2"), "Article 12");
-    assert_eq!(beyond.status, StatusCode::OK);
-    assert!(beyond.texts(".preview").is_empty());
+    assert_eq!(second.texts(".pager a"), ["← Newer"]);
+    assert!(newer.starts_with("/?after="), "{newer}");
+    assert_eq!(back.texts(".preview h2").len(), 10);
+    assert_eq!(back.text_of(".preview h2"), "Article 12");
+    assert_eq!(back.texts(".pager a"), ["Older →"]);
+    assert_eq!(junk.status, StatusCode::OK);
+    assert_eq!(junk.text_of(".preview h2"), "Article 12");
+    assert_eq!(ancient.status, StatusCode::OK);
+    assert!(ancient.texts(".preview").is_empty());
+}
+
+/// Follows "Older" links from `path` to the end, publishing a new article
+/// before each step, and returns every title shown, in order.
+async fn walk_while_publishing(
+    app: &crate::helpers::TestApp,
+    token: &str,
+    path: &str,
+    tags: &[&str],
+) -> Vec<String> {
+    let browser = app.browser();
+    let mut seen = Vec::new();
+    let mut next = Some(path.to_string());
+    let mut step = 0;
+    while let Some(address) = next {
+        let page = browser.get(&address).await;
+        assert_eq!(page.status, StatusCode::OK, "{address}");
+        seen.extend(page.texts(".preview h2"));
+        next = page.attr(".pager a[rel=next]", "href");
+        step += 1;
+        app.publish(token, &format!("Interloper {path} {step}"), tags)
+            .await;
+    }
+    seen
+}
+
+#[tokio::test]
+async fn walking_older_pages_never_skips_or_repeats_while_articles_arrive() {
+    let app = spawn_app().await;
+    let token = app.register("author").await;
+    for n in 1..=35 {
+        app.publish(&token, &format!("Article {n:02}"), &["walk"])
+            .await;
+    }
+    let expected: Vec<String> = (1..=35).rev().map(|n| format!("Article {n:02}")).collect();
+
+    let global = walk_while_publishing(&app, &token, "/", &["walk"]).await;
+    let tagged = walk_while_publishing(&app, &token, "/?tag=walk", &["walk"]).await;
+    let profile = walk_while_publishing(&app, &token, "/profile/author", &["walk"]).await;
+
+    let originals = |titles: &[String]| -> Vec<String> {
+        titles
+            .iter()
+            .filter(|t| t.starts_with("Article"))
+            .cloned()
+            .collect()
+    };
+    for (name, titles) in [("global", &global), ("tag", &tagged), ("profile", &profile)] {
+        assert_eq!(originals(titles), expected, "{name}: {titles:?}");
+        let mut unique = titles.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(
+            unique.len(),
+            titles.len(),
+            "{name} repeated an article: {titles:?}"
+        );
+    }
 }
 
 #[tokio::test]

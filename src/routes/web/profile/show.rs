@@ -31,15 +31,7 @@ pub async fn articles(
     username: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, PageError> {
-    show(
-        state,
-        page,
-        &request,
-        &username,
-        query.position(),
-        false,
-    )
-    .await
+    show(state, page, &request, &username, query.position(), false).await
 }
 
 pub async fn favorites(
@@ -49,15 +41,7 @@ pub async fn favorites(
     username: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, PageError> {
-    show(
-        state,
-        page,
-        &request,
-        &username,
-        query.position(),
-        true,
-    )
-    .await
+    show(state, page, &request, &username, query.position(), true).await
 }
 
 #[tracing::instrument(skip(state, page, request))]
