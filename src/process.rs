@@ -9,6 +9,7 @@
 
 use std::fs::OpenOptions;
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
@@ -43,11 +44,7 @@ pub struct ChildOptions<'a> {
 impl ManagedChild {
     /// Starts `command` and returns once it has been started.
     pub fn spawn(mut command: Command, options: ChildOptions<'_>) -> anyhow::Result<Self> {
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(options.log_file)
-            .with_context(|| format!("opening log file {}", options.log_file.display()))?;
+        let log = open_log(options.log_file)?;
         let log_err = log.try_clone().context("duplicating the log file handle")?;
         command
             .stdin(Stdio::null())
@@ -158,6 +155,28 @@ impl ManagedChild {
     }
 }
 
+/// Opens (creating) the log file at `path` for appending, refusing to follow
+/// a symbolic link there: logs may live in shared folders, where a link
+/// planted by someone else would make us write (as root) wherever it points.
+pub fn open_log(path: &Path) -> anyhow::Result<std::fs::File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|error| {
+            if error.raw_os_error() == Some(libc::ELOOP) {
+                anyhow::anyhow!(
+                    "the log file {} is a symbolic link; logs are never written through one. \
+                     Remove it (and check who made it), then try again",
+                    path.display()
+                )
+            } else {
+                anyhow::Error::new(error).context(format!("opening log file {}", path.display()))
+            }
+        })
+}
+
 /// An `ExitStatus` for a child whose status could not be collected.
 trait FailureStatus {
     fn from_raw_failure() -> Self;
@@ -226,5 +245,30 @@ mod tests {
         )
         .unwrap_err();
         assert!(format!("{error:#}").contains("/nonexistent/program"));
+    }
+
+    #[test]
+    fn a_log_is_never_written_through_a_symbolic_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        let log = dir.path().join("app.log");
+        std::os::unix::fs::symlink(&target, &log).unwrap();
+
+        let error = ManagedChild::spawn(
+            Command::new("true"),
+            ChildOptions {
+                name: "true",
+                log_file: &log,
+                run_as: None,
+                on_parent_death: Signal::SIGTERM,
+            },
+        )
+        .unwrap_err();
+
+        assert!(format!("{error:#}").contains("symbolic link"), "{error:#}");
+        assert!(
+            !target.exists(),
+            "nothing was created where the link points"
+        );
     }
 }

@@ -173,7 +173,9 @@ async fn shutdown_signal() {
 fn start_detached(plan: &Plan) -> anyhow::Result<()> {
     std::fs::create_dir_all(plan.state_dir.join("logs"))?;
     let log_path = plan.state_dir.join("logs").join("stack.log");
-    let log = std::fs::File::create(&log_path)?;
+    let log = crate::process::open_log(&log_path)?;
+    log.set_len(0)
+        .with_context(|| format!("emptying {}", log_path.display()))?;
     let mut command = Command::new(std::env::current_exe()?);
     command
         .args(std::env::args_os().skip(1).filter(|arg| arg != "--detach"))
@@ -380,7 +382,10 @@ fn clean(project: &Path) -> anyhow::Result<()> {
             state.phase
         );
     }
-    let postgres = crate::db::local::usable_location(&dir.join("postgres"))?;
+    let (postgres, shared) = super::components::postgres_location(&dir)?;
+    if shared && std::fs::symlink_metadata(&postgres).is_ok() {
+        super::shared_dir::check(&postgres)?;
+    }
     for folder in [postgres, dir.clone()] {
         if folder.exists() {
             std::fs::remove_dir_all(&folder)
