@@ -6,6 +6,11 @@
 //! signal it if that thread (and so this process) goes away, and in its own
 //! process group so a whole tree (nginx and its workers) can be signalled at
 //! once.
+//!
+//! Async code waits for a child with [`ManagedChild::wait_async`] and
+//! [`ManagedChild::stop_async`], which never block the executor; the blocking
+//! [`ManagedChild::wait_timeout`] and [`ManagedChild::stop`] are for threads
+//! that are not running async tasks (and for `Drop`).
 
 use std::fs::OpenOptions;
 use std::io;
@@ -20,13 +25,33 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::{Pid, User};
+use tokio::sync::watch;
 
 /// A running child process, supervised by a thread of its own.
 #[derive(Debug)]
 pub struct ManagedChild {
     name: String,
     pid: Pid,
-    exit: Arc<(Mutex<Option<ExitStatus>>, Condvar)>,
+    exit: Arc<Exit>,
+}
+
+/// How a child ended, once it has, as both kinds of waiters see it.
+#[derive(Debug)]
+struct Exit {
+    status: Mutex<Option<ExitStatus>>,
+    /// Wakes threads blocked in [`ManagedChild::wait_timeout`].
+    changed: Condvar,
+    /// Wakes tasks awaiting [`ManagedChild::wait_async`].
+    watch: watch::Sender<Option<ExitStatus>>,
+}
+
+impl Exit {
+    fn status(&self) -> Option<ExitStatus> {
+        *self
+            .status
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// How a child should be started.
@@ -68,7 +93,11 @@ impl ManagedChild {
             });
         }
 
-        let exit = Arc::new((Mutex::new(None), Condvar::new()));
+        let exit = Arc::new(Exit {
+            status: Mutex::new(None),
+            changed: Condvar::new(),
+            watch: watch::Sender::new(None),
+        });
         let (started_tx, started_rx) = mpsc::channel();
         let thread_exit = Arc::clone(&exit);
         let program = command.get_program().to_string_lossy().into_owned();
@@ -83,12 +112,17 @@ impl ManagedChild {
                     }
                 };
                 let _ = started_tx.send(Ok(child.id()));
-                let status = child.wait();
-                let (lock, condvar) = &*thread_exit;
-                let mut slot = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 // A failed wait leaves nothing to reap: report it as a plain failure.
-                *slot = Some(status.unwrap_or_else(|_| ExitStatus::from_raw_failure()));
-                condvar.notify_all();
+                let status = child
+                    .wait()
+                    .unwrap_or_else(|_| ExitStatus::from_raw_failure());
+                let mut slot = thread_exit
+                    .status
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                *slot = Some(status);
+                thread_exit.watch.send_replace(Some(status));
+                thread_exit.changed.notify_all();
             })
             .context("starting a supervisor thread")?;
         let pid = started_rx
@@ -114,8 +148,7 @@ impl ManagedChild {
 
     /// How the child ended, if it has.
     pub fn exit_status(&self) -> Option<ExitStatus> {
-        let (lock, _) = &*self.exit;
-        *lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.exit.status()
     }
 
     /// Sends `signal` to the child's whole process group.
@@ -125,17 +158,23 @@ impl ManagedChild {
         }
     }
 
-    /// Waits up to `timeout` for the child to end.
+    /// Waits up to `timeout` for the child to end, blocking this thread:
+    /// async code uses [`Self::wait_async`].
     pub fn wait_timeout(&self, timeout: Duration) -> Option<ExitStatus> {
-        let (lock, condvar) = &*self.exit;
         let deadline = Instant::now() + timeout;
-        let mut slot = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut slot = self
+            .exit
+            .status
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         while slot.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
             }
-            slot = condvar
+            slot = self
+                .exit
+                .changed
                 .wait_timeout(slot, left)
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .0;
@@ -143,7 +182,16 @@ impl ManagedChild {
         *slot
     }
 
+    /// Waits up to `timeout` for the child to end, without blocking the thread.
+    pub async fn wait_async(&self, timeout: Duration) -> Option<ExitStatus> {
+        let mut exit = self.exit.watch.subscribe();
+        // The sender lives in `self`, so the channel cannot close while we wait.
+        let _ = tokio::time::timeout(timeout, exit.wait_for(Option::is_some)).await;
+        self.exit_status()
+    }
+
     /// Asks the child to stop with `signal`; after `grace` kills it outright.
+    /// Blocks this thread: async code uses [`Self::stop_async`].
     pub fn stop(&self, signal: Signal, grace: Duration) -> Option<ExitStatus> {
         self.signal(signal);
         if let Some(status) = self.wait_timeout(grace) {
@@ -152,6 +200,17 @@ impl ManagedChild {
         tracing::warn!(child = %self.name, "did not stop within {grace:?}; killing it");
         self.signal(Signal::SIGKILL);
         self.wait_timeout(Duration::from_secs(5))
+    }
+
+    /// [`Self::stop`] for async code: waits without blocking the thread.
+    pub async fn stop_async(&self, signal: Signal, grace: Duration) -> Option<ExitStatus> {
+        self.signal(signal);
+        if let Some(status) = self.wait_async(grace).await {
+            return Some(status);
+        }
+        tracing::warn!(child = %self.name, "did not stop within {grace:?}; killing it");
+        self.signal(Signal::SIGKILL);
+        self.wait_async(Duration::from_secs(5)).await
     }
 }
 
@@ -245,6 +304,50 @@ mod tests {
         )
         .unwrap_err();
         assert!(format!("{error:#}").contains("/nonexistent/program"));
+    }
+
+    fn sleeper(log: &Path) -> ManagedChild {
+        let mut command = Command::new("sleep");
+        command.arg("30");
+        ManagedChild::spawn(
+            command,
+            ChildOptions {
+                name: "sleep",
+                log_file: log,
+                run_as: None,
+                on_parent_death: Signal::SIGTERM,
+            },
+        )
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_async_stop_leaves_the_executor_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let child = sleeper(&dir.path().join("sleep.log"));
+        // On a one-thread runtime this only ticks while the stop awaits.
+        let ticks = tokio::spawn(async {
+            let mut ticks = 0;
+            loop {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                ticks += 1;
+                if ticks == 20 {
+                    return ticks;
+                }
+            }
+        });
+
+        // `sleep` ignores nothing: SIGCONT is the signal it survives.
+        let status = child
+            .stop_async(Signal::SIGCONT, Duration::from_millis(400))
+            .await;
+
+        assert!(!status.unwrap().success(), "killed after the grace period");
+        assert!(
+            ticks.is_finished(),
+            "the executor ran other tasks meanwhile"
+        );
+        assert_eq!(child.wait_async(Duration::ZERO).await, status);
     }
 
     #[test]

@@ -121,18 +121,18 @@ pub async fn run(command: StackCommand) -> anyhow::Result<()> {
                 };
             }
             if detach && std::env::var_os(SUPERVISOR_ENV).is_none() {
-                return start_detached(&plan);
+                return start_detached(&plan).await;
             }
             up_foreground(plan).await
         }
         StackCommand::Status => status(&project).await,
-        StackCommand::Down => down(&project),
+        StackCommand::Down => down(&project).await,
         StackCommand::Kill { name } => crash(&project, &name),
         StackCommand::Stop { name } => {
-            request(&project, Request::Stop(name.clone()), &name, "stopped")
+            request(&project, Request::Stop(name.clone()), &name, "stopped").await
         }
         StackCommand::Start { name } => {
-            request(&project, Request::Start(name.clone()), &name, "up")
+            request(&project, Request::Start(name.clone()), &name, "up").await
         }
         StackCommand::Clean => clean(&project),
         StackCommand::Seed { users, articles } => {
@@ -170,7 +170,7 @@ async fn shutdown_signal() {
 
 /// Starts the supervisor in the background and follows its progress until
 /// the stack is healthy (or failed).
-fn start_detached(plan: &Plan) -> anyhow::Result<()> {
+async fn start_detached(plan: &Plan) -> anyhow::Result<()> {
     std::fs::create_dir_all(plan.state_dir.join("logs"))?;
     let log_path = plan.state_dir.join("logs").join("stack.log");
     let log = crate::process::open_log(&log_path)?;
@@ -197,7 +197,7 @@ fn start_detached(plan: &Plan) -> anyhow::Result<()> {
     let mut shown = 0u64;
     let started = Instant::now();
     loop {
-        std::thread::sleep(Duration::from_millis(200));
+        tokio::time::sleep(Duration::from_millis(200)).await;
         reader.seek(SeekFrom::Start(shown))?;
         let mut fresh = String::new();
         shown += reader.read_to_string(&mut fresh)? as u64;
@@ -290,7 +290,7 @@ async fn status(project: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn down(project: &Path) -> anyhow::Result<()> {
+async fn down(project: &Path) -> anyhow::Result<()> {
     let Some(state) = StackState::load(&state_dir(project))?.filter(StackState::supervisor_alive)
     else {
         println!("No stack is running here.");
@@ -309,7 +309,7 @@ fn down(project: &Path) -> anyhow::Result<()> {
                 state_dir(project).join("logs/stack.log").display()
             );
         }
-        std::thread::sleep(Duration::from_millis(200));
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     eprintln!("Stopped.");
     Ok(())
@@ -342,7 +342,7 @@ fn crash(project: &Path, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn request(project: &Path, request: Request, name: &str, wanted: &str) -> anyhow::Result<()> {
+async fn request(project: &Path, request: Request, name: &str, wanted: &str) -> anyhow::Result<()> {
     let state = running_state(project)?;
     if !state
         .components
@@ -354,7 +354,7 @@ fn request(project: &Path, request: Request, name: &str, wanted: &str) -> anyhow
     request.send(&state_dir(project))?;
     let started = Instant::now();
     loop {
-        std::thread::sleep(Duration::from_millis(200));
+        tokio::time::sleep(Duration::from_millis(200)).await;
         let now = StackState::load(&state_dir(project))?;
         if let Some(component) = now.as_ref().and_then(|state| {
             state

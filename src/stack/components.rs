@@ -74,8 +74,25 @@ impl Process {
         }
     }
 
-    /// Stops it the way its kind likes, waiting up to `grace`.
-    pub fn stop(&self, grace: Duration) {
+    /// Stops it the way its kind likes, waiting up to `grace`, without
+    /// blocking the executor.
+    pub async fn stop(self, grace: Duration) {
+        match self {
+            // `PostgresServer::stop` blocks its thread until PostgreSQL has
+            // checkpointed and exited: run it on the blocking pool, away
+            // from the executor.
+            Self::Postgres(server) => {
+                let _ = tokio::task::spawn_blocking(move || server.stop()).await;
+            }
+            Self::Child(child) => {
+                child.stop_async(Signal::SIGTERM, grace).await;
+            }
+        }
+    }
+
+    /// [`Self::stop`] for where nothing can be awaited (`Drop`): blocks
+    /// this thread.
+    pub fn stop_blocking(&self, grace: Duration) {
         match self {
             Self::Postgres(server) => server.stop(),
             Self::Child(child) => {

@@ -111,7 +111,7 @@ impl Stack {
             if let Err(error) = stack.start_index(index).await {
                 stack.status = Status::Failed;
                 stack.save_state(Some(format!("{error:#}")));
-                stack.stop_all();
+                stack.stop_all().await;
                 return Err(error);
             }
         }
@@ -192,7 +192,7 @@ impl Stack {
                 break;
             }
             if Instant::now() > deadline {
-                process.stop(Duration::from_secs(5));
+                process.stop(Duration::from_secs(5)).await;
                 bail!(
                     "{name} at {address} was not healthy within {}s; see its log {}",
                     self.plan.start_timeout.as_secs(),
@@ -223,11 +223,11 @@ impl Stack {
     }
 
     /// Stops the component `name` gracefully and keeps it down.
-    pub fn stop(&mut self, name: &str) -> anyhow::Result<()> {
+    pub async fn stop(&mut self, name: &str) -> anyhow::Result<()> {
         let index = self.index_of(name)?;
         let component = &mut self.components[index];
         if let Some(process) = component.process.take() {
-            process.stop(Duration::from_secs(10));
+            process.stop(Duration::from_secs(10)).await;
         }
         component.held = true;
         component.restart_at = None;
@@ -272,7 +272,7 @@ impl Stack {
         }
         for request in Request::take_all(&self.plan.state_dir) {
             let outcome = match &request {
-                Request::Stop(name) => self.stop(name),
+                Request::Stop(name) => self.stop(name).await,
                 Request::Start(name) => self.start(name).await,
             };
             if let Err(error) = outcome {
@@ -316,24 +316,24 @@ impl Stack {
                 () = tokio::time::sleep(Duration::from_millis(250)) => self.tend().await,
             }
         }
-        self.down();
+        self.down().await;
     }
 
     /// Stops every component, front door first, database last.
-    pub fn down(mut self) {
+    pub async fn down(mut self) {
         self.status = Status::Stopping;
         self.save_state(None);
         self.say("Stopping…");
-        self.stop_all();
+        self.stop_all().await;
         self.status = Status::Stopped;
         self.save_state(None);
         self.say("Stopped. Data stays in the state folder; `make phase-clean` removes it.");
     }
 
-    fn stop_all(&mut self) {
+    async fn stop_all(&mut self) {
         for component in self.components.iter_mut().rev() {
             if let Some(process) = component.process.take() {
-                process.stop(Duration::from_secs(15));
+                process.stop(Duration::from_secs(15)).await;
             }
         }
     }
@@ -377,8 +377,14 @@ impl Stack {
 }
 
 impl Drop for Stack {
+    /// Stops what still runs when a stack is dropped without [`Stack::down`]
+    /// (an error or a panic): nothing can be awaited here, so this blocks.
     fn drop(&mut self) {
-        self.stop_all();
+        for component in self.components.iter_mut().rev() {
+            if let Some(process) = component.process.take() {
+                process.stop_blocking(Duration::from_secs(15));
+            }
+        }
     }
 }
 

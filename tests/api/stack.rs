@@ -152,7 +152,7 @@ async fn phase_1_serves_pages_through_nginx_and_static_files_for_30_days() {
         text_of(&architecture, ".fact-database"),
         "unix socket, same host"
     );
-    stack.down();
+    stack.down().await;
 }
 
 #[tokio::test]
@@ -206,7 +206,7 @@ async fn phase_2_reaches_a_tuned_database_over_tcp_with_a_password() {
         .await
         .unwrap();
     assert_eq!(text_of(&page, ".fact-database"), database.to_string());
-    stack.down();
+    stack.down().await;
 }
 
 /// HAProxy's view of `server` in the `app` backend: UP, DOWN, …
@@ -346,7 +346,7 @@ async fn phase_3_rotates_survives_a_dead_server_and_takes_it_back() {
         ));
     }
     assert!(servers.contains("app-2"), "{servers:?}");
-    stack.down();
+    stack.down().await;
 }
 
 /// Sends an API request through the front door and returns its status and
@@ -524,7 +524,7 @@ async fn phase_3_never_replays_a_write_when_a_server_dies() {
         failed.len(),
         &failed[..failed.len().min(5)]
     );
-    stack.down();
+    stack.down().await;
 }
 
 /// Signs in through the front door and reports, for six page loads, whether
@@ -594,7 +594,7 @@ async fn phase_3_with_memory_sessions_forgets_users_on_the_next_server() {
         loads.iter().any(|(_, signed_in)| !*signed_in),
         "another server does not know the session: {loads:?}"
     );
-    stack.down();
+    stack.down().await;
 }
 
 #[cfg(feature = "stateless-sessions")]
@@ -617,7 +617,7 @@ async fn phase_3_with_cookie_sessions_keeps_users_signed_in_everywhere() {
         .await
         .unwrap();
     assert_eq!(text_of(&architecture, ".fact-sessions"), "encrypted cookie");
-    stack.down();
+    stack.down().await;
 }
 
 #[tokio::test]
@@ -663,7 +663,7 @@ async fn phase_4_caches_hot_reads_and_survives_losing_redis() {
     assert_eq!(outcomes[0], "miss", "{outcomes:?}");
 
     // Without Redis the site stays up.
-    stack.stop("redis").unwrap();
+    stack.stop("redis").await.unwrap();
     for _ in 0..9 {
         let response = client
             .get(format!("{front}/api/profiles/demo"))
@@ -694,5 +694,5 @@ async fn phase_4_caches_hot_reads_and_survives_losing_redis() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    stack.down();
+    stack.down().await;
 }
