@@ -4,7 +4,7 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -192,17 +192,34 @@ async fn start_detached(plan: &Plan) -> anyhow::Result<()> {
         });
     }
     let child = command.spawn().context("starting the stack supervisor")?;
+    follow_supervisor(child, &log_path, &plan.state_dir, Duration::from_secs(600)).await
+}
+
+/// Shows the log of the supervisor `child` as it grows, until the state it
+/// writes in `state_dir` says the stack is ready (or failed), it exits, or
+/// `patience` runs out.
+async fn follow_supervisor(
+    mut child: Child,
+    log_path: &Path,
+    state_dir: &Path,
+    patience: Duration,
+) -> anyhow::Result<()> {
     let pid = child.id();
-    let mut reader = std::fs::File::open(&log_path)?;
+    let mut reader =
+        std::fs::File::open(log_path).with_context(|| format!("reading {}", log_path.display()))?;
     let mut shown = 0u64;
-    let started = Instant::now();
-    loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut show_news = || -> anyhow::Result<()> {
         reader.seek(SeekFrom::Start(shown))?;
         let mut fresh = String::new();
         shown += reader.read_to_string(&mut fresh)? as u64;
         eprint!("{fresh}");
-        match StackState::load(&plan.state_dir)? {
+        Ok(())
+    };
+    let started = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        show_news()?;
+        match StackState::load(state_dir)? {
             Some(state) if state.supervisor_pid == pid && state.status == Status::Ready => {
                 eprintln!(
                     "The stack runs in the background (supervisor {pid}); `make phase-down` stops it."
@@ -217,15 +234,23 @@ async fn start_detached(plan: &Plan) -> anyhow::Result<()> {
             }
             _ => {}
         }
-        if !process_alive(pid) {
+        // Reaps it too: an exited child stays a zombie, "alive" to kill(pid, 0).
+        if let Some(status) = child
+            .try_wait()
+            .context("checking on the stack supervisor")?
+        {
+            show_news()?;
             bail!(
-                "the stack supervisor exited; its log is {}",
+                "the stack supervisor exited ({status}) before the stack was up; \
+                 its log {} (shown above) says why",
                 log_path.display()
             );
         }
-        if started.elapsed() > Duration::from_secs(600) {
+        if started.elapsed() > patience {
             bail!(
-                "the stack took over 10 minutes to start; see {}",
+                "the stack took over {} s to start; see {} (the supervisor, process {pid}, \
+                 still runs: `make phase-down` stops it)",
+                patience.as_secs(),
                 log_path.display()
             );
         }
@@ -394,4 +419,33 @@ fn clean(project: &Path) -> anyhow::Result<()> {
     }
     println!("Removed {} (data, configs, logs).", dir.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_supervisor_that_fails_before_saving_its_state_is_reported_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let log_path = dir.path().join("stack.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = Command::new("sh")
+            .args(["-c", "echo 'cannot read config/base.toml' >&2; exit 3"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(20),
+            follow_supervisor(child, &log_path, dir.path(), Duration::from_secs(600)),
+        )
+        .await
+        .expect("the failure is reported at once, not after ten minutes");
+
+        let error = format!("{:#}", outcome.unwrap_err());
+        assert!(error.contains("exit status: 3"), "{error}");
+        assert!(error.contains(&log_path.display().to_string()), "{error}");
+    }
 }
