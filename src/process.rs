@@ -32,6 +32,8 @@ use tokio::sync::watch;
 pub struct ManagedChild {
     name: String,
     pid: Pid,
+    /// When it started, in clock ticks after boot (`/proc/PID/stat`).
+    start_time: Option<u64>,
     exit: Arc<Exit>,
 }
 
@@ -111,7 +113,10 @@ impl ManagedChild {
                         return;
                     }
                 };
-                let _ = started_tx.send(Ok(child.id()));
+                // Until `wait` below reaps it, no other process can get its
+                // pid (None if it has already exited: nothing to tell apart).
+                let start_time = start_time(child.id());
+                let _ = started_tx.send(Ok((child.id(), start_time)));
                 // A failed wait leaves nothing to reap: report it as a plain failure.
                 let status = child
                     .wait()
@@ -125,13 +130,14 @@ impl ManagedChild {
                 thread_exit.changed.notify_all();
             })
             .context("starting a supervisor thread")?;
-        let pid = started_rx
+        let (pid, start_time) = started_rx
             .recv()
             .context("the supervisor thread ended before starting the child")?
             .with_context(|| format!("starting {program}"))?;
         Ok(Self {
             name: options.name.to_string(),
             pid: Pid::from_raw(pid as i32),
+            start_time,
             exit,
         })
     }
@@ -139,6 +145,12 @@ impl ManagedChild {
     /// The child's process id.
     pub fn pid(&self) -> u32 {
         self.pid.as_raw() as u32
+    }
+
+    /// When the child started, in clock ticks after boot: with the pid, what
+    /// tells it apart from a later process given the same pid.
+    pub fn start_time(&self) -> Option<u64> {
+        self.start_time
     }
 
     /// The name given at start.
@@ -234,6 +246,36 @@ pub fn open_log(path: &Path) -> anyhow::Result<std::fs::File> {
                 anyhow::Error::new(error).context(format!("opening log file {}", path.display()))
             }
         })
+}
+
+/// When process `pid` started, in clock ticks after boot (field 22 of
+/// `/proc/PID/stat`), or `None` if there is no such process or it has
+/// already exited (a zombie waiting to be reaped).
+pub fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_start_time(&stat)
+}
+
+/// Field 22 of a `/proc/PID/stat` line, unless field 3 (the state) says the
+/// process has exited. The command name (field 2) is in parentheses and may
+/// itself hold spaces and parentheses, so fields are counted from the last `)`.
+fn parse_start_time(stat: &str) -> Option<u64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace();
+    if matches!(fields.next()?, "Z" | "X") {
+        return None;
+    }
+    // Fields 4 onwards remain: field 22 is the 19th of them.
+    fields.nth(18)?.parse().ok()
+}
+
+/// This boot's identity (`/proc/sys/kernel/random/boot_id`): start times
+/// only mean something within one boot.
+pub fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|id| id.trim().to_string())
+        .filter(|id| !id.is_empty())
 }
 
 /// An `ExitStatus` for a child whose status could not be collected.
@@ -348,6 +390,30 @@ mod tests {
             "the executor ran other tasks meanwhile"
         );
         assert_eq!(child.wait_async(Duration::ZERO).await, status);
+    }
+
+    #[test]
+    fn a_child_records_when_it_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let child = sleeper(&dir.path().join("sleep.log"));
+
+        assert!(child.start_time().is_some());
+        assert_eq!(child.start_time(), start_time(child.pid()));
+        assert_ne!(start_time(std::process::id()), None);
+        child.stop(Signal::SIGKILL, Duration::from_secs(5));
+        assert_eq!(start_time(child.pid()), None, "reaped, it is gone");
+    }
+
+    #[test]
+    fn the_start_time_is_field_22_whatever_the_name() {
+        let line = "42 (a (b) c) S 1 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 98765 1 2 3";
+        assert_eq!(parse_start_time(line), Some(98765));
+        assert_eq!(
+            parse_start_time(&line.replace(") S ", ") Z ")),
+            None,
+            "exited"
+        );
+        assert_eq!(parse_start_time("garbage"), None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use super::components::http_ok;
 use super::pgtune::{Machine, parse_size};
 use super::plan::Plan;
 use super::secrets::Secrets;
-use super::state::{Request, StackState, Status, process_alive};
+use super::state::{Ownership, Request, StackState, Status};
 use super::{Stack, map};
 use crate::settings::SessionStoreKind;
 
@@ -83,10 +83,19 @@ fn state_dir(project: &Path) -> PathBuf {
     project.join(".million").join("stack")
 }
 
-fn running_state(project: &Path) -> anyhow::Result<StackState> {
-    match StackState::load(&state_dir(project))? {
-        Some(state) if state.supervisor_alive() => Ok(state),
-        _ => bail!("no stack is running here: start one with `make phase1` (or phase2, phase3)"),
+fn running_state(state_dir: &Path) -> anyhow::Result<StackState> {
+    let state = StackState::load(state_dir)?;
+    match state.as_ref().map(StackState::supervisor) {
+        Some(Ownership::Ours) => state.context("the state was just read"),
+        Some(Ownership::NotOurs(reason)) => bail!(
+            "cannot tell whether the stack recorded in {} still runs: {reason}. Nothing was \
+             signalled. If its servers still run, stop them by hand (`ps -ef | grep million`); \
+             `make phase1` (or phase2, phase3) then starts afresh",
+            StackState::path(state_dir).display()
+        ),
+        Some(Ownership::Gone) | None => {
+            bail!("no stack is running here: start one with `make phase1` (or phase2, phase3)")
+        }
     }
 }
 
@@ -127,7 +136,7 @@ pub async fn run(command: StackCommand) -> anyhow::Result<()> {
         }
         StackCommand::Status => status(&project).await,
         StackCommand::Down => down(&project).await,
-        StackCommand::Kill { name } => crash(&project, &name),
+        StackCommand::Kill { name } => crash(&state_dir(&project), &name),
         StackCommand::Stop { name } => {
             request(&project, Request::Stop(name.clone()), &name, "stopped").await
         }
@@ -136,7 +145,7 @@ pub async fn run(command: StackCommand) -> anyhow::Result<()> {
         }
         StackCommand::Clean => clean(&project),
         StackCommand::Seed { users, articles } => {
-            let state = running_state(&project)?;
+            let state = running_state(&state_dir(&project))?;
             let secrets = Secrets::load_or_create(&state_dir(&project))?;
             let conninfo = state
                 .app_database
@@ -262,12 +271,23 @@ async fn status(project: &Path) -> anyhow::Result<()> {
         println!("No stack has run here yet. Start one with `make phase1` (or phase2, phase3).");
         return Ok(());
     };
-    if !state.supervisor_alive() {
-        println!(
-            "The phase {} stack is not running (last status: {:?}). `make phase{}` starts it again.",
-            state.phase, state.status, state.phase
-        );
-        return Ok(());
+    match state.supervisor() {
+        Ownership::Ours => {}
+        Ownership::Gone => {
+            println!(
+                "The phase {} stack is not running (last status: {:?}). `make phase{}` starts it again.",
+                state.phase, state.status, state.phase
+            );
+            return Ok(());
+        }
+        Ownership::NotOurs(reason) => {
+            println!(
+                "The phase {} stack recorded supervisor {}, but {reason}; taking it as not running. \
+                 `make phase{}` starts it again.",
+                state.phase, state.supervisor_pid, state.phase
+            );
+            return Ok(());
+        }
     }
     println!(
         "Phase {} ({}), supervisor {}:\n",
@@ -280,7 +300,7 @@ async fn status(project: &Path) -> anyhow::Result<()> {
         "NAME", "ADDRESS", "PID", "STATE"
     );
     for component in &state.components {
-        let alive = component.pid.is_some_and(process_alive);
+        let alive = state.component(component) == Some(Ownership::Ours);
         let health = match (&component.health_url, alive) {
             (_, false) => "-".to_string(),
             (Some(url), true) => {
@@ -316,18 +336,29 @@ async fn status(project: &Path) -> anyhow::Result<()> {
 }
 
 async fn down(project: &Path) -> anyhow::Result<()> {
-    let Some(state) = StackState::load(&state_dir(project))?.filter(StackState::supervisor_alive)
-    else {
+    let Some(state) = StackState::load(&state_dir(project))? else {
         println!("No stack is running here.");
         return Ok(());
     };
+    match state.supervisor() {
+        Ownership::Ours => {}
+        Ownership::Gone => {
+            println!("No stack is running here.");
+            return Ok(());
+        }
+        Ownership::NotOurs(reason) => bail!(
+            "not stopping process {}: {reason}. If the stack still runs, stop it with Ctrl-C \
+             where it was started, or find its supervisor with `ps -ef | grep 'million stack'`",
+            state.supervisor_pid
+        ),
+    }
     eprintln!(
         "Stopping the phase {} stack (supervisor {})…",
         state.phase, state.supervisor_pid
     );
     kill(Pid::from_raw(state.supervisor_pid as i32), Signal::SIGTERM)?;
     let started = Instant::now();
-    while process_alive(state.supervisor_pid) {
+    while state.supervisor() == Ownership::Ours {
         if started.elapsed() > Duration::from_secs(90) {
             bail!(
                 "the stack did not stop within 90 s; its log is {}",
@@ -340,8 +371,11 @@ async fn down(project: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn crash(project: &Path, name: &str) -> anyhow::Result<()> {
-    let state = running_state(project)?;
+/// Kills component `name` of the stack kept in `state_dir` (SIGKILL to its
+/// process group), once sure its recorded pid is still the process the stack
+/// started.
+fn crash(state_dir: &Path, name: &str) -> anyhow::Result<()> {
+    let state = running_state(state_dir)?;
     let component = state
         .components
         .iter()
@@ -356,6 +390,16 @@ fn crash(project: &Path, name: &str) -> anyhow::Result<()> {
     let pid = component
         .pid
         .with_context(|| format!("{name} is not running right now"))?;
+    match state.component(component) {
+        Some(Ownership::Ours) => {}
+        Some(Ownership::Gone) | None => bail!(
+            "{name} is not running right now (process {pid} has exited); \
+             `make phase-status` shows when it is back"
+        ),
+        Some(Ownership::NotOurs(reason)) => {
+            bail!("not killing {name}: {reason}. `make phase-status` shows what runs")
+        }
+    }
     killpg(Pid::from_raw(pid as i32), Signal::SIGKILL)
         .with_context(|| format!("killing {name}"))?;
     println!(
@@ -368,7 +412,7 @@ fn crash(project: &Path, name: &str) -> anyhow::Result<()> {
 }
 
 async fn request(project: &Path, request: Request, name: &str, wanted: &str) -> anyhow::Result<()> {
-    let state = running_state(project)?;
+    let state = running_state(&state_dir(project))?;
     if !state
         .components
         .iter()
@@ -399,13 +443,17 @@ async fn request(project: &Path, request: Request, name: &str, wanted: &str) -> 
 
 fn clean(project: &Path) -> anyhow::Result<()> {
     let dir = state_dir(project);
-    if let Some(state) = StackState::load(&dir)?
-        && state.supervisor_alive()
-    {
-        bail!(
-            "the phase {} stack is running: `make phase-down` first",
-            state.phase
-        );
+    if let Some(state) = StackState::load(&dir)? {
+        match state.supervisor() {
+            Ownership::Ours => bail!(
+                "the phase {} stack is running: `make phase-down` first",
+                state.phase
+            ),
+            Ownership::NotOurs(reason) => {
+                eprintln!("Note: {reason}; taking the stack as not running.");
+            }
+            Ownership::Gone => {}
+        }
     }
     let (postgres, shared) = super::components::postgres_location(&dir)?;
     if shared && std::fs::symlink_metadata(&postgres).is_ok() {
@@ -423,7 +471,112 @@ fn clean(project: &Path) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::process::CommandExt;
+
     use super::*;
+    use crate::process::{boot_id, start_time};
+    use crate::stack::state::ComponentState;
+
+    /// A state file written by this very process as the supervisor, with
+    /// `components` as `(name, pid, recorded start time)`.
+    fn state_with(dir: &Path, components: &[(&str, u32, Option<u64>)]) {
+        let me = std::process::id();
+        StackState {
+            phase: 3,
+            status: Status::Ready,
+            supervisor_pid: me,
+            supervisor_start_time: start_time(me),
+            boot_id: boot_id(),
+            error: None,
+            front_url: "http://127.0.0.1:8080".into(),
+            stats_url: None,
+            app_database: String::new(),
+            components: components
+                .iter()
+                .map(|(name, pid, start_time)| ComponentState {
+                    name: name.to_string(),
+                    kind: "app".into(),
+                    address: "127.0.1.2:8000".into(),
+                    pid: Some(*pid),
+                    start_time: *start_time,
+                    log: dir.join("logs").join(format!("{name}.log")),
+                    health_url: None,
+                    condition: "up".into(),
+                })
+                .collect(),
+        }
+        .save(dir)
+        .unwrap();
+    }
+
+    #[test]
+    fn kill_signals_only_the_process_the_stack_started() {
+        let dir = tempfile::tempdir().unwrap();
+        // Stands for an unrelated program that got a recorded pid.
+        let mut sleep = Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pid = sleep.id();
+        let real = start_time(pid).unwrap();
+        state_with(
+            dir.path(),
+            &[
+                ("app-1", pid, Some(real - 1)),
+                ("app-2", pid, None),
+                ("app-3", pid, Some(real)),
+            ],
+        );
+
+        let reused = format!("{:#}", crash(dir.path(), "app-1").unwrap_err());
+        let unverifiable = format!("{:#}", crash(dir.path(), "app-2").unwrap_err());
+        let alive_after_refusals = sleep.try_wait().unwrap().is_none();
+        crash(dir.path(), "app-3").unwrap();
+        let status = sleep.wait().unwrap();
+        let gone = format!("{:#}", crash(dir.path(), "app-3").unwrap_err());
+
+        assert!(reused.contains("not killing app-1"), "{reused}");
+        assert!(reused.contains("another program"), "{reused}");
+        assert!(unverifiable.contains("not killing app-2"), "{unverifiable}");
+        assert!(unverifiable.contains("older"), "{unverifiable}");
+        assert!(
+            alive_after_refusals,
+            "a process that is not ours was signalled"
+        );
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(libc::SIGKILL)
+        );
+        assert!(gone.contains("not running"), "{gone}");
+    }
+
+    #[test]
+    fn an_old_state_file_is_read_and_its_supervisor_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        // Written before start times were recorded; the pid is alive (ours).
+        std::fs::write(
+            StackState::path(dir.path()),
+            format!(
+                r#"{{"phase": 3, "status": "ready", "supervisor_pid": {}, "error": null,
+                    "front_url": "http://127.0.0.1:8080", "stats_url": null,
+                    "app_database": "", "components": [{{"name": "app-2", "kind": "app",
+                    "address": "127.0.1.2:8000", "pid": {}, "log": "/tmp/app-2.log",
+                    "health_url": null, "condition": "up"}}]}}"#,
+                std::process::id(),
+                std::process::id()
+            ),
+        )
+        .unwrap();
+
+        let state = StackState::load(dir.path()).unwrap().unwrap();
+        let error = format!("{:#}", crash(dir.path(), "app-2").unwrap_err());
+
+        assert_eq!(state.components[0].start_time, None);
+        assert!(!state.supervisor_alive());
+        assert!(error.contains("cannot tell whether"), "{error}");
+        assert!(error.contains("Nothing was signalled"), "{error}");
+    }
 
     #[tokio::test]
     async fn a_supervisor_that_fails_before_saving_its_state_is_reported_at_once() {

@@ -74,6 +74,18 @@ impl Process {
         }
     }
 
+    /// When it started, in clock ticks after boot (see [`crate::process::start_time`]).
+    pub fn start_time(&self) -> Option<u64> {
+        match self {
+            // Read while it runs: until it exits and is reaped, the pid is its own.
+            Self::Postgres(server) if server.exit_status().is_none() => {
+                crate::process::start_time(server.pid())
+            }
+            Self::Postgres(_) => None,
+            Self::Child(child) => child.start_time(),
+        }
+    }
+
     /// Stops it the way its kind likes, waiting up to `grace`, without
     /// blocking the executor.
     pub async fn stop(self, grace: Duration) {

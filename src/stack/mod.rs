@@ -40,6 +40,9 @@ pub struct Component {
     /// Which app server, for [`Kind::App`].
     app_index: Option<usize>,
     process: Option<Process>,
+    /// When `process` started (clock ticks after boot), recorded so that a
+    /// later command can tell it from a process that reuses its pid.
+    start_time: Option<u64>,
     /// Stopped on request: not restarted until asked.
     held: bool,
     /// When a crashed component is due to be restarted.
@@ -71,6 +74,10 @@ pub struct Stack {
     secrets: Secrets,
     components: Vec<Component>,
     status: Status,
+    /// When this process (the supervisor) started, in clock ticks after boot.
+    start_time: Option<u64>,
+    /// The boot it started in.
+    boot_id: Option<String>,
 }
 
 impl Stack {
@@ -100,6 +107,8 @@ impl Stack {
             secrets,
             components,
             status: Status::Starting,
+            start_time: crate::process::start_time(std::process::id()),
+            boot_id: crate::process::boot_id(),
         };
         stack.save_state(None);
         stack.say(&format!(
@@ -202,6 +211,7 @@ impl Stack {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let component = &mut self.components[index];
+        component.start_time = process.start_time();
         component.process = Some(process);
         component.held = false;
         component.restart_at = None;
@@ -344,6 +354,8 @@ impl Stack {
             phase: self.plan.phase,
             status: self.status,
             supervisor_pid: std::process::id(),
+            supervisor_start_time: self.start_time,
+            boot_id: self.boot_id.clone(),
             error,
             front_url: format!("http://{}", self.plan.front),
             stats_url: self
@@ -361,6 +373,7 @@ impl Stack {
                     kind: component.kind.label().to_string(),
                     address: component.address.clone(),
                     pid: component.pid(),
+                    start_time: component.process.as_ref().and(component.start_time),
                     log: components::log_file(&self.plan, &component.name),
                     health_url: component.health_url.clone(),
                     condition: component.condition(),
@@ -398,6 +411,7 @@ fn layout(plan: &Plan) -> Vec<Component> {
             health_url,
             app_index,
             process: None,
+            start_time: None,
             held: false,
             restart_at: None,
         };
