@@ -74,7 +74,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let conninfo = app_conninfo(&stack.plan, &secrets)?;
         seed_to_size(&conninfo, args.users, args.articles).await?;
         let urls = read_mix(&conninfo, &format!("http://{}", stack.plan.front)).await?;
-        stack.down();
+        stack.down().await;
         urls
     };
 
@@ -105,7 +105,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             args.connections,
             rate,
         )?;
-        stack.down();
+        stack.down().await;
         results.push(PhaseResult {
             peak,
             fixed,

@@ -4,7 +4,7 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -16,7 +16,7 @@ use super::components::http_ok;
 use super::pgtune::{Machine, parse_size};
 use super::plan::Plan;
 use super::secrets::Secrets;
-use super::state::{Request, StackState, Status, process_alive};
+use super::state::{Ownership, Request, StackState, Status};
 use super::{Stack, map};
 use crate::settings::SessionStoreKind;
 
@@ -83,10 +83,19 @@ fn state_dir(project: &Path) -> PathBuf {
     project.join(".million").join("stack")
 }
 
-fn running_state(project: &Path) -> anyhow::Result<StackState> {
-    match StackState::load(&state_dir(project))? {
-        Some(state) if state.supervisor_alive() => Ok(state),
-        _ => bail!("no stack is running here: start one with `make phase1` (or phase2, phase3)"),
+fn running_state(state_dir: &Path) -> anyhow::Result<StackState> {
+    let state = StackState::load(state_dir)?;
+    match state.as_ref().map(StackState::supervisor) {
+        Some(Ownership::Ours) => state.context("the state was just read"),
+        Some(Ownership::NotOurs(reason)) => bail!(
+            "cannot tell whether the stack recorded in {} still runs: {reason}. Nothing was \
+             signalled. If its servers still run, stop them by hand (`ps -ef | grep million`); \
+             `make phase1` (or phase2, phase3) then starts afresh",
+            StackState::path(state_dir).display()
+        ),
+        Some(Ownership::Gone) | None => {
+            bail!("no stack is running here: start one with `make phase1` (or phase2, phase3)")
+        }
     }
 }
 
@@ -121,22 +130,22 @@ pub async fn run(command: StackCommand) -> anyhow::Result<()> {
                 };
             }
             if detach && std::env::var_os(SUPERVISOR_ENV).is_none() {
-                return start_detached(&plan);
+                return start_detached(&plan).await;
             }
             up_foreground(plan).await
         }
         StackCommand::Status => status(&project).await,
-        StackCommand::Down => down(&project),
-        StackCommand::Kill { name } => crash(&project, &name),
+        StackCommand::Down => down(&project).await,
+        StackCommand::Kill { name } => crash(&state_dir(&project), &name),
         StackCommand::Stop { name } => {
-            request(&project, Request::Stop(name.clone()), &name, "stopped")
+            request(&project, Request::Stop(name.clone()), &name, "stopped").await
         }
         StackCommand::Start { name } => {
-            request(&project, Request::Start(name.clone()), &name, "up")
+            request(&project, Request::Start(name.clone()), &name, "up").await
         }
         StackCommand::Clean => clean(&project),
         StackCommand::Seed { users, articles } => {
-            let state = running_state(&project)?;
+            let state = running_state(&state_dir(&project))?;
             let secrets = Secrets::load_or_create(&state_dir(&project))?;
             let conninfo = state
                 .app_database
@@ -170,10 +179,12 @@ async fn shutdown_signal() {
 
 /// Starts the supervisor in the background and follows its progress until
 /// the stack is healthy (or failed).
-fn start_detached(plan: &Plan) -> anyhow::Result<()> {
+async fn start_detached(plan: &Plan) -> anyhow::Result<()> {
     std::fs::create_dir_all(plan.state_dir.join("logs"))?;
     let log_path = plan.state_dir.join("logs").join("stack.log");
-    let log = std::fs::File::create(&log_path)?;
+    let log = crate::process::open_log(&log_path)?;
+    log.set_len(0)
+        .with_context(|| format!("emptying {}", log_path.display()))?;
     let mut command = Command::new(std::env::current_exe()?);
     command
         .args(std::env::args_os().skip(1).filter(|arg| arg != "--detach"))
@@ -190,17 +201,34 @@ fn start_detached(plan: &Plan) -> anyhow::Result<()> {
         });
     }
     let child = command.spawn().context("starting the stack supervisor")?;
+    follow_supervisor(child, &log_path, &plan.state_dir, Duration::from_secs(600)).await
+}
+
+/// Shows the log of the supervisor `child` as it grows, until the state it
+/// writes in `state_dir` says the stack is ready (or failed), it exits, or
+/// `patience` runs out.
+async fn follow_supervisor(
+    mut child: Child,
+    log_path: &Path,
+    state_dir: &Path,
+    patience: Duration,
+) -> anyhow::Result<()> {
     let pid = child.id();
-    let mut reader = std::fs::File::open(&log_path)?;
+    let mut reader =
+        std::fs::File::open(log_path).with_context(|| format!("reading {}", log_path.display()))?;
     let mut shown = 0u64;
-    let started = Instant::now();
-    loop {
-        std::thread::sleep(Duration::from_millis(200));
+    let mut show_news = || -> anyhow::Result<()> {
         reader.seek(SeekFrom::Start(shown))?;
         let mut fresh = String::new();
         shown += reader.read_to_string(&mut fresh)? as u64;
         eprint!("{fresh}");
-        match StackState::load(&plan.state_dir)? {
+        Ok(())
+    };
+    let started = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        show_news()?;
+        match StackState::load(state_dir)? {
             Some(state) if state.supervisor_pid == pid && state.status == Status::Ready => {
                 eprintln!(
                     "The stack runs in the background (supervisor {pid}); `make phase-down` stops it."
@@ -215,15 +243,23 @@ fn start_detached(plan: &Plan) -> anyhow::Result<()> {
             }
             _ => {}
         }
-        if !process_alive(pid) {
+        // Reaps it too: an exited child stays a zombie, "alive" to kill(pid, 0).
+        if let Some(status) = child
+            .try_wait()
+            .context("checking on the stack supervisor")?
+        {
+            show_news()?;
             bail!(
-                "the stack supervisor exited; its log is {}",
+                "the stack supervisor exited ({status}) before the stack was up; \
+                 its log {} (shown above) says why",
                 log_path.display()
             );
         }
-        if started.elapsed() > Duration::from_secs(600) {
+        if started.elapsed() > patience {
             bail!(
-                "the stack took over 10 minutes to start; see {}",
+                "the stack took over {} s to start; see {} (the supervisor, process {pid}, \
+                 still runs: `make phase-down` stops it)",
+                patience.as_secs(),
                 log_path.display()
             );
         }
@@ -235,12 +271,23 @@ async fn status(project: &Path) -> anyhow::Result<()> {
         println!("No stack has run here yet. Start one with `make phase1` (or phase2, phase3).");
         return Ok(());
     };
-    if !state.supervisor_alive() {
-        println!(
-            "The phase {} stack is not running (last status: {:?}). `make phase{}` starts it again.",
-            state.phase, state.status, state.phase
-        );
-        return Ok(());
+    match state.supervisor() {
+        Ownership::Ours => {}
+        Ownership::Gone => {
+            println!(
+                "The phase {} stack is not running (last status: {:?}). `make phase{}` starts it again.",
+                state.phase, state.status, state.phase
+            );
+            return Ok(());
+        }
+        Ownership::NotOurs(reason) => {
+            println!(
+                "The phase {} stack recorded supervisor {}, but {reason}; taking it as not running. \
+                 `make phase{}` starts it again.",
+                state.phase, state.supervisor_pid, state.phase
+            );
+            return Ok(());
+        }
     }
     println!(
         "Phase {} ({}), supervisor {}:\n",
@@ -253,7 +300,7 @@ async fn status(project: &Path) -> anyhow::Result<()> {
         "NAME", "ADDRESS", "PID", "STATE"
     );
     for component in &state.components {
-        let alive = component.pid.is_some_and(process_alive);
+        let alive = state.component(component) == Some(Ownership::Ours);
         let health = match (&component.health_url, alive) {
             (_, false) => "-".to_string(),
             (Some(url), true) => {
@@ -288,33 +335,47 @@ async fn status(project: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn down(project: &Path) -> anyhow::Result<()> {
-    let Some(state) = StackState::load(&state_dir(project))?.filter(StackState::supervisor_alive)
-    else {
+async fn down(project: &Path) -> anyhow::Result<()> {
+    let Some(state) = StackState::load(&state_dir(project))? else {
         println!("No stack is running here.");
         return Ok(());
     };
+    match state.supervisor() {
+        Ownership::Ours => {}
+        Ownership::Gone => {
+            println!("No stack is running here.");
+            return Ok(());
+        }
+        Ownership::NotOurs(reason) => bail!(
+            "not stopping process {}: {reason}. If the stack still runs, stop it with Ctrl-C \
+             where it was started, or find its supervisor with `ps -ef | grep 'million stack'`",
+            state.supervisor_pid
+        ),
+    }
     eprintln!(
         "Stopping the phase {} stack (supervisor {})…",
         state.phase, state.supervisor_pid
     );
     kill(Pid::from_raw(state.supervisor_pid as i32), Signal::SIGTERM)?;
     let started = Instant::now();
-    while process_alive(state.supervisor_pid) {
+    while state.supervisor() == Ownership::Ours {
         if started.elapsed() > Duration::from_secs(90) {
             bail!(
                 "the stack did not stop within 90 s; its log is {}",
                 state_dir(project).join("logs/stack.log").display()
             );
         }
-        std::thread::sleep(Duration::from_millis(200));
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     eprintln!("Stopped.");
     Ok(())
 }
 
-fn crash(project: &Path, name: &str) -> anyhow::Result<()> {
-    let state = running_state(project)?;
+/// Kills component `name` of the stack kept in `state_dir` (SIGKILL to its
+/// process group), once sure its recorded pid is still the process the stack
+/// started.
+fn crash(state_dir: &Path, name: &str) -> anyhow::Result<()> {
+    let state = running_state(state_dir)?;
     let component = state
         .components
         .iter()
@@ -329,6 +390,16 @@ fn crash(project: &Path, name: &str) -> anyhow::Result<()> {
     let pid = component
         .pid
         .with_context(|| format!("{name} is not running right now"))?;
+    match state.component(component) {
+        Some(Ownership::Ours) => {}
+        Some(Ownership::Gone) | None => bail!(
+            "{name} is not running right now (process {pid} has exited); \
+             `make phase-status` shows when it is back"
+        ),
+        Some(Ownership::NotOurs(reason)) => {
+            bail!("not killing {name}: {reason}. `make phase-status` shows what runs")
+        }
+    }
     killpg(Pid::from_raw(pid as i32), Signal::SIGKILL)
         .with_context(|| format!("killing {name}"))?;
     println!(
@@ -340,8 +411,8 @@ fn crash(project: &Path, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn request(project: &Path, request: Request, name: &str, wanted: &str) -> anyhow::Result<()> {
-    let state = running_state(project)?;
+async fn request(project: &Path, request: Request, name: &str, wanted: &str) -> anyhow::Result<()> {
+    let state = running_state(&state_dir(project))?;
     if !state
         .components
         .iter()
@@ -352,7 +423,7 @@ fn request(project: &Path, request: Request, name: &str, wanted: &str) -> anyhow
     request.send(&state_dir(project))?;
     let started = Instant::now();
     loop {
-        std::thread::sleep(Duration::from_millis(200));
+        tokio::time::sleep(Duration::from_millis(200)).await;
         let now = StackState::load(&state_dir(project))?;
         if let Some(component) = now.as_ref().and_then(|state| {
             state
@@ -372,15 +443,22 @@ fn request(project: &Path, request: Request, name: &str, wanted: &str) -> anyhow
 
 fn clean(project: &Path) -> anyhow::Result<()> {
     let dir = state_dir(project);
-    if let Some(state) = StackState::load(&dir)?
-        && state.supervisor_alive()
-    {
-        bail!(
-            "the phase {} stack is running: `make phase-down` first",
-            state.phase
-        );
+    if let Some(state) = StackState::load(&dir)? {
+        match state.supervisor() {
+            Ownership::Ours => bail!(
+                "the phase {} stack is running: `make phase-down` first",
+                state.phase
+            ),
+            Ownership::NotOurs(reason) => {
+                eprintln!("Note: {reason}; taking the stack as not running.");
+            }
+            Ownership::Gone => {}
+        }
     }
-    let postgres = crate::db::local::usable_location(&dir.join("postgres"))?;
+    let (postgres, shared) = super::components::postgres_location(&dir)?;
+    if shared && std::fs::symlink_metadata(&postgres).is_ok() {
+        super::shared_dir::check(&postgres)?;
+    }
     for folder in [postgres, dir.clone()] {
         if folder.exists() {
             std::fs::remove_dir_all(&folder)
@@ -389,4 +467,138 @@ fn clean(project: &Path) -> anyhow::Result<()> {
     }
     println!("Removed {} (data, configs, logs).", dir.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::CommandExt;
+
+    use super::*;
+    use crate::process::{boot_id, start_time};
+    use crate::stack::state::ComponentState;
+
+    /// A state file written by this very process as the supervisor, with
+    /// `components` as `(name, pid, recorded start time)`.
+    fn state_with(dir: &Path, components: &[(&str, u32, Option<u64>)]) {
+        let me = std::process::id();
+        StackState {
+            phase: 3,
+            status: Status::Ready,
+            supervisor_pid: me,
+            supervisor_start_time: start_time(me),
+            boot_id: boot_id(),
+            error: None,
+            front_url: "http://127.0.0.1:8080".into(),
+            stats_url: None,
+            app_database: String::new(),
+            components: components
+                .iter()
+                .map(|(name, pid, start_time)| ComponentState {
+                    name: name.to_string(),
+                    kind: "app".into(),
+                    address: "127.0.1.2:8000".into(),
+                    pid: Some(*pid),
+                    start_time: *start_time,
+                    log: dir.join("logs").join(format!("{name}.log")),
+                    health_url: None,
+                    condition: "up".into(),
+                })
+                .collect(),
+        }
+        .save(dir)
+        .unwrap();
+    }
+
+    #[test]
+    fn kill_signals_only_the_process_the_stack_started() {
+        let dir = tempfile::tempdir().unwrap();
+        // Stands for an unrelated program that got a recorded pid.
+        let mut sleep = Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pid = sleep.id();
+        let real = start_time(pid).unwrap();
+        state_with(
+            dir.path(),
+            &[
+                ("app-1", pid, Some(real - 1)),
+                ("app-2", pid, None),
+                ("app-3", pid, Some(real)),
+            ],
+        );
+
+        let reused = format!("{:#}", crash(dir.path(), "app-1").unwrap_err());
+        let unverifiable = format!("{:#}", crash(dir.path(), "app-2").unwrap_err());
+        let alive_after_refusals = sleep.try_wait().unwrap().is_none();
+        crash(dir.path(), "app-3").unwrap();
+        let status = sleep.wait().unwrap();
+        let gone = format!("{:#}", crash(dir.path(), "app-3").unwrap_err());
+
+        assert!(reused.contains("not killing app-1"), "{reused}");
+        assert!(reused.contains("another program"), "{reused}");
+        assert!(unverifiable.contains("not killing app-2"), "{unverifiable}");
+        assert!(unverifiable.contains("older"), "{unverifiable}");
+        assert!(
+            alive_after_refusals,
+            "a process that is not ours was signalled"
+        );
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(libc::SIGKILL)
+        );
+        assert!(gone.contains("not running"), "{gone}");
+    }
+
+    #[test]
+    fn an_old_state_file_is_read_and_its_supervisor_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        // Written before start times were recorded; the pid is alive (ours).
+        std::fs::write(
+            StackState::path(dir.path()),
+            format!(
+                r#"{{"phase": 3, "status": "ready", "supervisor_pid": {}, "error": null,
+                    "front_url": "http://127.0.0.1:8080", "stats_url": null,
+                    "app_database": "", "components": [{{"name": "app-2", "kind": "app",
+                    "address": "127.0.1.2:8000", "pid": {}, "log": "/tmp/app-2.log",
+                    "health_url": null, "condition": "up"}}]}}"#,
+                std::process::id(),
+                std::process::id()
+            ),
+        )
+        .unwrap();
+
+        let state = StackState::load(dir.path()).unwrap().unwrap();
+        let error = format!("{:#}", crash(dir.path(), "app-2").unwrap_err());
+
+        assert_eq!(state.components[0].start_time, None);
+        assert!(!state.supervisor_alive());
+        assert!(error.contains("cannot tell whether"), "{error}");
+        assert!(error.contains("Nothing was signalled"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_supervisor_that_fails_before_saving_its_state_is_reported_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let log_path = dir.path().join("stack.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = Command::new("sh")
+            .args(["-c", "echo 'cannot read config/base.toml' >&2; exit 3"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(20),
+            follow_supervisor(child, &log_path, dir.path(), Duration::from_secs(600)),
+        )
+        .await
+        .expect("the failure is reported at once, not after ten minutes");
+
+        let error = format!("{:#}", outcome.unwrap_err());
+        assert!(error.contains("exit status: 3"), "{error}");
+        assert!(error.contains(&log_path.display().to_string()), "{error}");
+    }
 }

@@ -74,8 +74,37 @@ impl Process {
         }
     }
 
-    /// Stops it the way its kind likes, waiting up to `grace`.
-    pub fn stop(&self, grace: Duration) {
+    /// When it started, in clock ticks after boot (see [`crate::process::start_time`]).
+    pub fn start_time(&self) -> Option<u64> {
+        match self {
+            // Read while it runs: until it exits and is reaped, the pid is its own.
+            Self::Postgres(server) if server.exit_status().is_none() => {
+                crate::process::start_time(server.pid())
+            }
+            Self::Postgres(_) => None,
+            Self::Child(child) => child.start_time(),
+        }
+    }
+
+    /// Stops it the way its kind likes, waiting up to `grace`, without
+    /// blocking the executor.
+    pub async fn stop(self, grace: Duration) {
+        match self {
+            // `PostgresServer::stop` blocks its thread until PostgreSQL has
+            // checkpointed and exited: run it on the blocking pool, away
+            // from the executor.
+            Self::Postgres(server) => {
+                let _ = tokio::task::spawn_blocking(move || server.stop()).await;
+            }
+            Self::Child(child) => {
+                child.stop_async(Signal::SIGTERM, grace).await;
+            }
+        }
+    }
+
+    /// [`Self::stop`] for where nothing can be awaited (`Drop`): blocks
+    /// this thread.
+    pub fn stop_blocking(&self, grace: Duration) {
         match self {
             Self::Postgres(server) => server.stop(),
             Self::Child(child) => {
@@ -120,7 +149,19 @@ pub fn log_file(plan: &Plan, name: &str) -> PathBuf {
 
 /// Where the stack's PostgreSQL keeps its data and socket.
 pub fn postgres_dir(plan: &Plan) -> anyhow::Result<PathBuf> {
-    usable_location(&plan.state_dir.join("postgres"))
+    Ok(postgres_location(&plan.state_dir)?.0)
+}
+
+/// Where the PostgreSQL of the stack kept in `state_dir` keeps its data and
+/// socket, and whether that is a shared folder (under /var/tmp, when we are
+/// root and PostgreSQL's account cannot reach the state folder) that must be
+/// checked with [`super::shared_dir`] before use.
+pub fn postgres_location(state_dir: &Path) -> anyhow::Result<(PathBuf, bool)> {
+    let own = state_dir.join("postgres");
+    let own = std::path::absolute(&own).with_context(|| format!("resolving {}", own.display()))?;
+    let location = usable_location(&own)?;
+    let shared = location != own;
+    Ok((location, shared))
 }
 
 fn postgres_endpoint(plan: &Plan) -> (String, u16) {
@@ -133,7 +174,10 @@ fn postgres_endpoint(plan: &Plan) -> (String, u16) {
 /// Starts PostgreSQL with `deploy/postgres/*.conf`, sized for the plan's machine.
 pub async fn start_postgres(plan: &Plan) -> anyhow::Result<PostgresServer> {
     let binaries = PgBinaries::locate()?;
-    let dir = postgres_dir(plan)?;
+    let (dir, shared) = postgres_location(&plan.state_dir)?;
+    if shared {
+        super::shared_dir::claim(&dir)?;
+    }
     let (listen, port) = postgres_endpoint(plan);
     let tuning = Tuning::for_machine(plan.machine, MAX_CONNECTIONS);
     let socket_dir = dir.join("run");

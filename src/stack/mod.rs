@@ -15,6 +15,7 @@ pub mod pgtune;
 pub mod plan;
 pub mod render;
 pub mod secrets;
+mod shared_dir;
 pub mod state;
 
 use std::time::{Duration, Instant};
@@ -39,6 +40,9 @@ pub struct Component {
     /// Which app server, for [`Kind::App`].
     app_index: Option<usize>,
     process: Option<Process>,
+    /// When `process` started (clock ticks after boot), recorded so that a
+    /// later command can tell it from a process that reuses its pid.
+    start_time: Option<u64>,
     /// Stopped on request: not restarted until asked.
     held: bool,
     /// When a crashed component is due to be restarted.
@@ -70,6 +74,10 @@ pub struct Stack {
     secrets: Secrets,
     components: Vec<Component>,
     status: Status,
+    /// When this process (the supervisor) started, in clock ticks after boot.
+    start_time: Option<u64>,
+    /// The boot it started in.
+    boot_id: Option<String>,
 }
 
 impl Stack {
@@ -99,6 +107,8 @@ impl Stack {
             secrets,
             components,
             status: Status::Starting,
+            start_time: crate::process::start_time(std::process::id()),
+            boot_id: crate::process::boot_id(),
         };
         stack.save_state(None);
         stack.say(&format!(
@@ -110,7 +120,7 @@ impl Stack {
             if let Err(error) = stack.start_index(index).await {
                 stack.status = Status::Failed;
                 stack.save_state(Some(format!("{error:#}")));
-                stack.stop_all();
+                stack.stop_all().await;
                 return Err(error);
             }
         }
@@ -191,7 +201,7 @@ impl Stack {
                 break;
             }
             if Instant::now() > deadline {
-                process.stop(Duration::from_secs(5));
+                process.stop(Duration::from_secs(5)).await;
                 bail!(
                     "{name} at {address} was not healthy within {}s; see its log {}",
                     self.plan.start_timeout.as_secs(),
@@ -201,6 +211,7 @@ impl Stack {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let component = &mut self.components[index];
+        component.start_time = process.start_time();
         component.process = Some(process);
         component.held = false;
         component.restart_at = None;
@@ -222,11 +233,11 @@ impl Stack {
     }
 
     /// Stops the component `name` gracefully and keeps it down.
-    pub fn stop(&mut self, name: &str) -> anyhow::Result<()> {
+    pub async fn stop(&mut self, name: &str) -> anyhow::Result<()> {
         let index = self.index_of(name)?;
         let component = &mut self.components[index];
         if let Some(process) = component.process.take() {
-            process.stop(Duration::from_secs(10));
+            process.stop(Duration::from_secs(10)).await;
         }
         component.held = true;
         component.restart_at = None;
@@ -271,7 +282,7 @@ impl Stack {
         }
         for request in Request::take_all(&self.plan.state_dir) {
             let outcome = match &request {
-                Request::Stop(name) => self.stop(name),
+                Request::Stop(name) => self.stop(name).await,
                 Request::Start(name) => self.start(name).await,
             };
             if let Err(error) = outcome {
@@ -315,24 +326,24 @@ impl Stack {
                 () = tokio::time::sleep(Duration::from_millis(250)) => self.tend().await,
             }
         }
-        self.down();
+        self.down().await;
     }
 
     /// Stops every component, front door first, database last.
-    pub fn down(mut self) {
+    pub async fn down(mut self) {
         self.status = Status::Stopping;
         self.save_state(None);
         self.say("Stopping…");
-        self.stop_all();
+        self.stop_all().await;
         self.status = Status::Stopped;
         self.save_state(None);
         self.say("Stopped. Data stays in the state folder; `make phase-clean` removes it.");
     }
 
-    fn stop_all(&mut self) {
+    async fn stop_all(&mut self) {
         for component in self.components.iter_mut().rev() {
             if let Some(process) = component.process.take() {
-                process.stop(Duration::from_secs(15));
+                process.stop(Duration::from_secs(15)).await;
             }
         }
     }
@@ -343,6 +354,8 @@ impl Stack {
             phase: self.plan.phase,
             status: self.status,
             supervisor_pid: std::process::id(),
+            supervisor_start_time: self.start_time,
+            boot_id: self.boot_id.clone(),
             error,
             front_url: format!("http://{}", self.plan.front),
             stats_url: self
@@ -360,6 +373,7 @@ impl Stack {
                     kind: component.kind.label().to_string(),
                     address: component.address.clone(),
                     pid: component.pid(),
+                    start_time: component.process.as_ref().and(component.start_time),
                     log: components::log_file(&self.plan, &component.name),
                     health_url: component.health_url.clone(),
                     condition: component.condition(),
@@ -376,8 +390,14 @@ impl Stack {
 }
 
 impl Drop for Stack {
+    /// Stops what still runs when a stack is dropped without [`Stack::down`]
+    /// (an error or a panic): nothing can be awaited here, so this blocks.
     fn drop(&mut self) {
-        self.stop_all();
+        for component in self.components.iter_mut().rev() {
+            if let Some(process) = component.process.take() {
+                process.stop_blocking(Duration::from_secs(15));
+            }
+        }
     }
 }
 
@@ -391,6 +411,7 @@ fn layout(plan: &Plan) -> Vec<Component> {
             health_url,
             app_index,
             process: None,
+            start_time: None,
             held: false,
             restart_at: None,
         };

@@ -28,6 +28,10 @@ pub struct ComponentState {
     pub address: String,
     /// Its process, while running.
     pub pid: Option<u32>,
+    /// When that process started (clock ticks after boot), to tell it from
+    /// a later process given the same pid. Missing in older state files.
+    #[serde(default)]
+    pub start_time: Option<u64>,
     /// Its log file.
     pub log: PathBuf,
     /// An HTTP address answering 200 while it is healthy, if it has one.
@@ -43,6 +47,14 @@ pub struct StackState {
     pub status: Status,
     /// The supervising `million stack up` process.
     pub supervisor_pid: u32,
+    /// When the supervisor started (clock ticks after boot). Missing in
+    /// older state files.
+    #[serde(default)]
+    pub supervisor_start_time: Option<u64>,
+    /// The boot the processes above were started in: after a restart their
+    /// pids belong to others. Missing in older state files.
+    #[serde(default)]
+    pub boot_id: Option<String>,
     /// Why start-up failed, when it did.
     pub error: Option<String>,
     pub front_url: String,
@@ -80,15 +92,73 @@ impl StackState {
         }
     }
 
-    /// Whether the supervisor that wrote this is still alive.
+    /// Whether the supervisor that wrote this is still running.
+    pub fn supervisor(&self) -> Ownership {
+        ownership(
+            self.supervisor_pid,
+            self.supervisor_start_time,
+            self.boot_id.as_deref(),
+        )
+    }
+
+    /// Whether the supervisor that wrote this is still running (and is
+    /// provably the same process).
     pub fn supervisor_alive(&self) -> bool {
-        process_alive(self.supervisor_pid)
+        self.supervisor() == Ownership::Ours
+    }
+
+    /// Whether `component`'s recorded process is still the one the stack
+    /// started: `None` when none is recorded.
+    pub fn component(&self, component: &ComponentState) -> Option<Ownership> {
+        let pid = component.pid?;
+        Some(ownership(
+            pid,
+            component.start_time,
+            self.boot_id.as_deref(),
+        ))
     }
 }
 
-/// Whether process `pid` exists.
-pub fn process_alive(pid: u32) -> bool {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok()
+/// Whether a process recorded in the state file is still the one we started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ownership {
+    /// Running, and the same process: same boot, same start time.
+    Ours,
+    /// No process has that pid any more.
+    Gone,
+    /// Some process has that pid, but it is not ours, or we cannot tell
+    /// (the reason says which): it must not be signalled.
+    NotOurs(String),
+}
+
+/// Whether process `pid`, recorded as started at `start_time` during boot
+/// `boot_id`, is still that process.
+pub fn ownership(pid: u32, start_time: Option<u64>, boot_id: Option<&str>) -> Ownership {
+    let Some(started) = crate::process::start_time(pid) else {
+        return Ownership::Gone;
+    };
+    let Some(recorded) = start_time else {
+        return Ownership::NotOurs(format!(
+            "process {pid} is running, but the state file does not say when ours started \
+             (an older `million` wrote it), so it may be an unrelated program that got the same \
+             number after a crash or a restart"
+        ));
+    };
+    if let (Some(then), Some(now)) = (boot_id, crate::process::boot_id())
+        && then != now
+    {
+        return Ownership::NotOurs(format!(
+            "the machine has restarted since the stack recorded process {pid}: \
+             that number now belongs to another program"
+        ));
+    }
+    if started != recorded {
+        return Ownership::NotOurs(format!(
+            "process {pid} is another program now (it started {started} clock ticks after \
+             boot, ours {recorded})"
+        ));
+    }
+    Ownership::Ours
 }
 
 /// A request for the supervisor, left as a file in `control/`.
@@ -153,6 +223,57 @@ impl Request {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_process_we_recorded_is_ours() {
+        let me = std::process::id();
+        let boot = crate::process::boot_id();
+        let started = crate::process::start_time(me);
+
+        assert_eq!(ownership(me, started, boot.as_deref()), Ownership::Ours);
+        // Our parent is alive, but it is not the process recorded under its
+        // pid, which started at another time (ticks are 10 ms: it may have
+        // started in the same one as we did, so not our own time).
+        let parent = nix::unistd::getppid().as_raw() as u32;
+        let recorded = crate::process::start_time(parent).map(|started| started + 1);
+        assert!(matches!(
+            ownership(parent, recorded, boot.as_deref()),
+            Ownership::NotOurs(_)
+        ));
+        // A state file from before start times were recorded proves nothing.
+        let Ownership::NotOurs(reason) = ownership(me, None, None) else {
+            panic!("an unverifiable process was taken as ours");
+        };
+        assert!(reason.contains("older"), "{reason}");
+        // Another boot's pids are not ours, whatever their start time.
+        if boot.is_some() {
+            assert!(matches!(
+                ownership(me, started, Some("another-boot")),
+                Ownership::NotOurs(_)
+            ));
+        }
+    }
+
+    #[test]
+    fn a_sleep_that_took_a_recorded_pid_is_not_ours_and_a_dead_pid_is_gone() {
+        let mut sleep = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = sleep.id();
+        let real = crate::process::start_time(pid).unwrap();
+
+        let recorded_earlier = ownership(pid, Some(real - 1), crate::process::boot_id().as_deref());
+        sleep.kill().unwrap();
+        sleep.wait().unwrap();
+        let after_death = ownership(pid, Some(real), crate::process::boot_id().as_deref());
+
+        assert!(
+            matches!(&recorded_earlier, Ownership::NotOurs(reason) if reason.contains("another program")),
+            "{recorded_earlier:?}"
+        );
+        assert_eq!(after_death, Ownership::Gone);
+    }
 
     #[test]
     fn requests_round_trip_in_order() {

@@ -2,9 +2,11 @@
 //! PostgreSQL, nginx and HAProxy processes from the distribution's packages,
 //! and the app servers from this build's `million` binary.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use million::settings::SessionStoreKind;
@@ -13,6 +15,7 @@ use million::stack::pgtune::Machine;
 use million::stack::plan::{AppServer, DatabasePlacement, Plan};
 use reqwest::StatusCode;
 use scraper::{Html, Selector};
+use serde_json::{Value, json};
 
 fn free_address(ip: [u8; 4]) -> SocketAddr {
     let ip = IpAddr::from(ip);
@@ -149,7 +152,7 @@ async fn phase_1_serves_pages_through_nginx_and_static_files_for_30_days() {
         text_of(&architecture, ".fact-database"),
         "unix socket, same host"
     );
-    stack.down();
+    stack.down().await;
 }
 
 #[tokio::test]
@@ -203,7 +206,7 @@ async fn phase_2_reaches_a_tuned_database_over_tcp_with_a_password() {
         .await
         .unwrap();
     assert_eq!(text_of(&page, ".fact-database"), database.to_string());
-    stack.down();
+    stack.down().await;
 }
 
 /// HAProxy's view of `server` in the `app` backend: UP, DOWN, …
@@ -343,7 +346,185 @@ async fn phase_3_rotates_survives_a_dead_server_and_takes_it_back() {
         ));
     }
     assert!(servers.contains("app-2"), "{servers:?}");
-    stack.down();
+    stack.down().await;
+}
+
+/// Sends an API request through the front door and returns its status and
+/// JSON body.
+async fn api(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: Option<&str>,
+    body: Value,
+) -> (StatusCode, Value) {
+    let mut request = client.request(method, url).json(&body);
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Token {token}"));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn phase_3_never_replays_a_write_when_a_server_dies() {
+    const WRITERS: usize = 32;
+    const MAX_POSTS: usize = 600; // the API lists up to 1000 comments
+    const KILL_AFTER: usize = 150;
+    let (plan, _state) = test_plan(3);
+    let front = format!("http://{}", plan.front);
+    let mut stack = Stack::up(plan).await.unwrap();
+    let client = reqwest::Client::new();
+    let (status, user) = api(
+        &client,
+        reqwest::Method::POST,
+        format!("{front}/api/users"),
+        None,
+        json!({"user": {
+            "username": "writer",
+            "email": "writer@example.com",
+            "password": "password123",
+        }}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{user}");
+    let token = user["user"]["token"].as_str().unwrap().to_string();
+    let (status, article) = api(
+        &client,
+        reqwest::Method::POST,
+        format!("{front}/api/articles"),
+        Some(&token),
+        json!({"article": {
+            "title": "Counting comments",
+            "description": "One each",
+            "body": "Every comment once.",
+            "tagList": [],
+        }}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{article}");
+    let slug = article["article"]["slug"].as_str().unwrap().to_string();
+    let comments_url = format!("{front}/api/articles/{slug}/comments");
+
+    // Writers each post comments with bodies of their own, until the stream
+    // has sent MAX_POSTS or run for 15 s; app-2 is killed in the middle.
+    let sent = Arc::new(AtomicUsize::new(0));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let (url, token, sent) = (comments_url.clone(), token.clone(), Arc::clone(&sent));
+            tokio::spawn(async move {
+                let client = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build()
+                    .unwrap();
+                let started = Instant::now();
+                let mut outcomes = Vec::new();
+                for n in 0.. {
+                    if sent.fetch_add(1, Ordering::SeqCst) >= MAX_POSTS
+                        || started.elapsed() > Duration::from_secs(15)
+                    {
+                        break;
+                    }
+                    let body = format!("comment {writer}-{n}");
+                    let outcome = client
+                        .post(&url)
+                        .header("Authorization", format!("Token {token}"))
+                        .json(&json!({"comment": {"body": body}}))
+                        .send()
+                        .await
+                        .map(|response| response.status())
+                        .map_err(|error| format!("{error:?}"));
+                    outcomes.push((body, outcome));
+                }
+                outcomes
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    while sent.load(Ordering::SeqCst) < KILL_AFTER {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the stream never got going"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stack.kill("app-2").unwrap();
+    let mut outcomes = Vec::new();
+    for writer in writers {
+        outcomes.extend(writer.await.unwrap());
+    }
+    let (status, listed) = api(
+        &client,
+        reqwest::Method::GET,
+        comments_url,
+        None,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+
+    let mut copies: HashMap<String, usize> = HashMap::new();
+    for comment in listed["comments"].as_array().unwrap() {
+        *copies
+            .entry(comment["body"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    let succeeded: Vec<&String> = outcomes
+        .iter()
+        .filter(|(_, outcome)| matches!(outcome, Ok(status) if status.is_success()))
+        .map(|(body, _)| body)
+        .collect();
+    let failed: Vec<&(String, Result<StatusCode, String>)> = outcomes
+        .iter()
+        .filter(|(_, outcome)| !matches!(outcome, Ok(status) if status.is_success()))
+        .collect();
+    let duplicated: Vec<_> = copies.iter().filter(|(_, count)| **count > 1).collect();
+    let lost: Vec<_> = succeeded
+        .iter()
+        .filter(|body| !copies.contains_key(**body))
+        .collect();
+    let sent_bodies: HashSet<&String> = outcomes.iter().map(|(body, _)| body).collect();
+    let unknown: Vec<_> = copies
+        .keys()
+        .filter(|body| !sent_bodies.contains(body))
+        .collect();
+    // A 502/504 or a lost connection may hide a commit; any other answer may not.
+    let stored_though_refused: Vec<_> = failed
+        .iter()
+        .filter(|(body, outcome)| {
+            copies.contains_key(body)
+                && matches!(outcome, Ok(status)
+                    if *status != StatusCode::BAD_GATEWAY && *status != StatusCode::GATEWAY_TIMEOUT)
+        })
+        .collect();
+    let total: usize = copies.values().sum();
+    assert!(
+        outcomes.len() > KILL_AFTER + 50,
+        "the stream went on after the kill ({} posts)",
+        outcomes.len()
+    );
+    assert!(
+        duplicated.is_empty(),
+        "comments stored twice: {duplicated:?}"
+    );
+    assert!(
+        lost.is_empty(),
+        "answered with success but missing: {lost:?}"
+    );
+    assert!(unknown.is_empty(), "comments nobody sent: {unknown:?}");
+    assert!(
+        stored_though_refused.is_empty(),
+        "refused, yet stored: {stored_though_refused:?}"
+    );
+    assert!(
+        total >= succeeded.len() && total <= succeeded.len() + failed.len(),
+        "{total} comments for {} successes and {} failures ({:?})",
+        succeeded.len(),
+        failed.len(),
+        &failed[..failed.len().min(5)]
+    );
+    stack.down().await;
 }
 
 /// Signs in through the front door and reports, for six page loads, whether
@@ -413,7 +594,7 @@ async fn phase_3_with_memory_sessions_forgets_users_on_the_next_server() {
         loads.iter().any(|(_, signed_in)| !*signed_in),
         "another server does not know the session: {loads:?}"
     );
-    stack.down();
+    stack.down().await;
 }
 
 #[cfg(feature = "stateless-sessions")]
@@ -436,7 +617,7 @@ async fn phase_3_with_cookie_sessions_keeps_users_signed_in_everywhere() {
         .await
         .unwrap();
     assert_eq!(text_of(&architecture, ".fact-sessions"), "encrypted cookie");
-    stack.down();
+    stack.down().await;
 }
 
 #[tokio::test]
@@ -482,7 +663,7 @@ async fn phase_4_caches_hot_reads_and_survives_losing_redis() {
     assert_eq!(outcomes[0], "miss", "{outcomes:?}");
 
     // Without Redis the site stays up.
-    stack.stop("redis").unwrap();
+    stack.stop("redis").await.unwrap();
     for _ in 0..9 {
         let response = client
             .get(format!("{front}/api/profiles/demo"))
@@ -513,5 +694,5 @@ async fn phase_4_caches_hot_reads_and_survives_losing_redis() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    stack.down();
+    stack.down().await;
 }
