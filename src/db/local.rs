@@ -71,6 +71,9 @@ pub fn usable_location(dir: &Path) -> anyhow::Result<PathBuf> {
         hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
     }
     let fallback = PathBuf::from(format!("/var/tmp/million-{hash:016x}"));
+    // A predictable name in a folder everyone can write to: make it ours,
+    // or refuse one that someone else made.
+    super::shared_dir::claim(&fallback)?;
     tracing::info!(
         "user `{}` (PostgreSQL will not run as root) cannot reach {}; keeping the database in {} instead",
         user.name,

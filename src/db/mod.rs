@@ -9,6 +9,7 @@ pub mod instrumentation;
 pub mod local;
 pub mod migrations;
 pub mod pool;
+pub mod shared_dir;
 
 use std::time::Duration;
 

@@ -457,7 +457,7 @@ fn clean(project: &Path) -> anyhow::Result<()> {
     }
     let (postgres, shared) = super::components::postgres_location(&dir)?;
     if shared && std::fs::symlink_metadata(&postgres).is_ok() {
-        super::shared_dir::check(&postgres)?;
+        crate::db::shared_dir::check(&postgres)?;
     }
     for folder in [postgres, dir.clone()] {
         if folder.exists() {

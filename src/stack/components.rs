@@ -155,7 +155,7 @@ pub fn postgres_dir(plan: &Plan) -> anyhow::Result<PathBuf> {
 /// Where the PostgreSQL of the stack kept in `state_dir` keeps its data and
 /// socket, and whether that is a shared folder (under /var/tmp, when we are
 /// root and PostgreSQL's account cannot reach the state folder) that must be
-/// checked with [`super::shared_dir`] before use.
+/// checked with [`crate::db::shared_dir`] before use.
 pub fn postgres_location(state_dir: &Path) -> anyhow::Result<(PathBuf, bool)> {
     let own = state_dir.join("postgres");
     let own = std::path::absolute(&own).with_context(|| format!("resolving {}", own.display()))?;
@@ -176,7 +176,7 @@ pub async fn start_postgres(plan: &Plan) -> anyhow::Result<PostgresServer> {
     let binaries = PgBinaries::locate()?;
     let (dir, shared) = postgres_location(&plan.state_dir)?;
     if shared {
-        super::shared_dir::claim(&dir)?;
+        crate::db::shared_dir::claim(&dir)?;
     }
     let (listen, port) = postgres_endpoint(plan);
     let tuning = Tuning::for_machine(plan.machine, MAX_CONNECTIONS);

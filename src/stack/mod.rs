@@ -15,7 +15,7 @@ pub mod pgtune;
 pub mod plan;
 pub mod render;
 pub mod secrets;
-mod shared_dir;
+
 pub mod state;
 
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
-//! Folders the stack keeps where every user may create files: as root,
-//! PostgreSQL's data goes to a folder under `/var/tmp` when the postgres
-//! account cannot reach the project. Its name is predictable, so whoever
+//! Folders kept where every user may create files: as root, PostgreSQL's
+//! data (of `million serve` and of the stack) goes to a folder under
+//! `/var/tmp` when the postgres account cannot reach the project. Its name is predictable, so whoever
 //! makes it first owns it: we make it ourselves, or refuse to use a folder
 //! that someone else made or can change.
 
