@@ -1,12 +1,15 @@
 //! Password hashing with argon2id at OWASP's parameters (19 MiB, two passes,
 //! one lane).
 //!
-//! Hashing is deliberately slow, so it runs on blocking threads and at most
-//! `slots` hashes run at once; a request that cannot get a slot within `wait`
-//! gets 503 with `Retry-After` instead of queueing without end. Sign-in for an
+//! Hashing is deliberately slow, so it runs on threads of its own, at most
+//! `slots` hashes at once; a request that cannot get a slot within `wait`
+//! gets 503 with `Retry-After` instead of queueing without end. Those threads
+//! run at a lower priority than request handling (`SCHED_BATCH`, nice 10 on
+//! Linux): a storm of sign-ins takes the CPU that reads leave idle, not the
+//! CPU reads need, so reads stay fast while sign-ins saturate. Sign-in for an
 //! unknown email still computes one hash, so timing does not reveal accounts.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -23,6 +26,85 @@ use crate::error::AppError;
 pub struct Passwords {
     slots: Arc<Semaphore>,
     wait: Duration,
+    pool: Arc<HashPool>,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads that hash, one per slot, behind request handling in the
+/// scheduler's eyes.
+struct HashPool {
+    jobs: Mutex<mpsc::Sender<Job>>,
+}
+
+impl HashPool {
+    fn new(threads: usize) -> Self {
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for n in 0..threads {
+            let receiver = Arc::clone(&receiver);
+            let spawned = std::thread::Builder::new()
+                .name(format!("password-hash-{n}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        let job = match receiver.lock() {
+                            Ok(receiver) => receiver.recv(),
+                            Err(poisoned) => poisoned.into_inner().recv(),
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            // Every sender is gone: the application stopped.
+                            Err(_) => break,
+                        }
+                    }
+                });
+            if let Err(error) = spawned {
+                tracing::error!("starting a password hashing thread: {error}");
+            }
+        }
+        Self {
+            jobs: Mutex::new(sender),
+        }
+    }
+
+    /// Runs `work` on a hashing thread and waits for its result.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work());
+        });
+        self.jobs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .send(job)
+            .map_err(|_| anyhow::anyhow!("the password hashing threads are gone"))?;
+        result.await.context("a password hashing thread failed")
+    }
+}
+
+/// Puts the calling thread behind request handling: `SCHED_BATCH` (it never
+/// preempts a waking request handler) at nice 10. Best effort: where the
+/// system refuses, hashing runs at normal priority.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain system calls on the calling thread, with a valid,
+        // initialised parameter struct.
+        unsafe {
+            let param = libc::sched_param { sched_priority: 0 };
+            let thread = libc::gettid();
+            if libc::sched_setscheduler(thread, libc::SCHED_BATCH, &param) != 0 {
+                tracing::debug!("SCHED_BATCH refused for password hashing");
+            }
+            if libc::setpriority(libc::PRIO_PROCESS, thread as libc::id_t, 10) != 0 {
+                tracing::debug!("nice 10 refused for password hashing");
+            }
+        }
+    }
 }
 
 fn argon2() -> Argon2<'static> {
@@ -49,6 +131,7 @@ impl Passwords {
         Self {
             slots: Arc::new(Semaphore::new(slots.max(1))),
             wait,
+            pool: Arc::new(HashPool::new(slots.max(1))),
         }
     }
 
@@ -97,13 +180,14 @@ impl Passwords {
             .await
             .map_err(|_| busy())?
             .map_err(|_| busy())?;
-        let result = tokio::task::spawn_blocking(move || {
-            let result = work();
-            drop(permit);
-            result
-        })
-        .await
-        .context("the password hashing task panicked")?;
+        let result = self
+            .pool
+            .run(move || {
+                let result = work();
+                drop(permit);
+                result
+            })
+            .await?;
         Ok(result?)
     }
 }
@@ -153,5 +237,25 @@ mod tests {
         assert!(matches!(error, AppError::Busy { .. }));
         drop(held);
         assert!(passwords.hash(&secret("whatever1")).await.is_ok());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_runs_behind_request_handling() {
+        let passwords = Passwords::new(1, Duration::from_secs(5));
+        let (policy, nice) = passwords
+            .pool
+            .run(|| unsafe {
+                // SAFETY: reads of the calling thread's own scheduling.
+                let thread = libc::gettid();
+                (
+                    libc::sched_getscheduler(thread),
+                    libc::getpriority(libc::PRIO_PROCESS, thread as libc::id_t),
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(policy, libc::SCHED_BATCH);
+        assert_eq!(nice, 10);
     }
 }
