@@ -14,6 +14,8 @@ diesel::table! {
         session_generation -> Int4,
         articles_count -> Int4,
         favorites_count -> Int4,
+        followers_count -> Int4,
+        following_count -> Int4,
     }
 }
 

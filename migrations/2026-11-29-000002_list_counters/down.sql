@@ -18,6 +18,10 @@ BEGIN
 END $$;
 DROP TRIGGER articles_count ON articles;
 DROP FUNCTION articles_count_trigger();
+DROP TRIGGER follows_count ON follows;
+DROP FUNCTION follows_count_trigger();
+ALTER TABLE users DROP COLUMN following_count;
+ALTER TABLE users DROP COLUMN followers_count;
 ALTER TABLE users DROP COLUMN favorites_count;
 ALTER TABLE users DROP COLUMN articles_count;
 DROP TABLE article_counts;

@@ -22,6 +22,37 @@ UPDATE users u SET favorites_count = c.n
   FROM (SELECT user_id, count(*)::int AS n FROM favorites GROUP BY user_id) c
  WHERE u.id = c.user_id;
 
+-- Followers and followings, for profiles and the people directory.
+ALTER TABLE users ADD COLUMN followers_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN following_count INTEGER NOT NULL DEFAULT 0;
+UPDATE users u SET followers_count = c.n
+  FROM (SELECT followee_id, count(*)::int AS n FROM follows GROUP BY followee_id) c
+ WHERE u.id = c.followee_id;
+UPDATE users u SET following_count = c.n
+  FROM (SELECT follower_id, count(*)::int AS n FROM follows GROUP BY follower_id) c
+ WHERE u.id = c.follower_id;
+
+-- One statement updates both people, locking them in id order.
+CREATE FUNCTION follows_count_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    step INTEGER;
+    follower BIGINT;
+    followee BIGINT;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        step := 1; follower := NEW.follower_id; followee := NEW.followee_id;
+    ELSE
+        step := -1; follower := OLD.follower_id; followee := OLD.followee_id;
+    END IF;
+    UPDATE users
+       SET followers_count = followers_count + CASE WHEN id = followee THEN step ELSE 0 END,
+           following_count = following_count + CASE WHEN id = follower THEN step ELSE 0 END
+     WHERE id IN (follower, followee);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER follows_count AFTER INSERT OR DELETE ON follows
+    FOR EACH ROW EXECUTE FUNCTION follows_count_trigger();
+
 CREATE FUNCTION articles_count_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN

@@ -22,8 +22,6 @@ impl Window {
     pub const MAX_OFFSET: i64 = 100_000;
     /// Items per page on the HTML pages.
     pub const PAGE_SIZE: i64 = 10;
-    /// Highest page number the HTML pages accept.
-    pub const MAX_PAGE: i64 = 100_000;
 
     /// Parses the API's `limit` (default 20) and `offset` (default 0).
     pub fn from_api(
@@ -41,22 +39,6 @@ impl Window {
             (Some(limit), Some(offset)) => Ok(Self { limit, offset }),
             _ => Err(errors),
         }
-    }
-
-    /// The window for 1-based page `page` of `per_page` items. Pages out of
-    /// range (a mistyped or hostile `?page=`) fall back to the first or last allowed.
-    pub fn page(page: Option<&str>, per_page: i64) -> (i64, Self) {
-        let page = page
-            .and_then(|raw| raw.trim().parse::<i64>().ok())
-            .unwrap_or(1)
-            .clamp(1, Self::MAX_PAGE);
-        (
-            page,
-            Self {
-                limit: per_page,
-                offset: (page - 1) * per_page,
-            },
-        )
     }
 }
 
@@ -119,41 +101,6 @@ fn parse_bounded(raw: Option<&str>, default: i64, min: i64, max: i64) -> Result<
     }
 }
 
-/// Page numbers for a pager: the current page, the last page, and whether there
-/// are neighbours.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pager {
-    /// The page shown (1-based).
-    pub current: i64,
-    /// The last page with items (at least 1).
-    pub last: i64,
-}
-
-impl Pager {
-    /// The pager for `total` items at `per_page` a page, showing page `current`.
-    pub fn new(current: i64, total: i64, per_page: i64) -> Self {
-        let last = ((total + per_page - 1) / per_page).max(1);
-        Self { current, last }
-    }
-
-    /// The page numbers worth linking: first, last, and two around the current one.
-    pub fn links(&self) -> Vec<Option<i64>> {
-        let mut pages = Vec::new();
-        let mut previous = 0;
-        for page in 1..=self.last {
-            let near = (page - self.current).abs() <= 2;
-            if page == 1 || page == self.last || near {
-                if page - previous > 1 {
-                    pages.push(None);
-                }
-                pages.push(Some(page));
-                previous = page;
-            }
-        }
-        pages
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,42 +157,5 @@ mod tests {
             Position::Newer(cursor)
         );
         assert_eq!(Position::from_page(Some("junk"), None), Position::Offset(0));
-    }
-
-    #[test]
-    fn pages_out_of_range_are_clamped() {
-        assert_eq!(
-            Window::page(None, 10).1,
-            Window {
-                limit: 10,
-                offset: 0
-            }
-        );
-        assert_eq!(Window::page(Some("3"), 10).1.offset, 20);
-        assert_eq!(Window::page(Some("-4"), 10).0, 1);
-        assert_eq!(Window::page(Some("junk"), 10).0, 1);
-        assert_eq!(Window::page(Some("99999999999999999999"), 10).0, 1);
-        assert_eq!(Window::page(Some("1000000000"), 10).0, Window::MAX_PAGE);
-    }
-
-    #[test]
-    fn pagers_link_the_ends_and_the_neighbourhood() {
-        let pager = Pager::new(6, 200, 10);
-        assert_eq!(pager.last, 20);
-        assert_eq!(
-            pager.links(),
-            [
-                Some(1),
-                None,
-                Some(4),
-                Some(5),
-                Some(6),
-                Some(7),
-                Some(8),
-                None,
-                Some(20)
-            ]
-        );
-        assert_eq!(Pager::new(1, 0, 10).links(), [Some(1)]);
     }
 }

@@ -1,12 +1,12 @@
 //! The `follows` table: who follows whom.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::Conn;
-use crate::schema::follows;
+use crate::schema::{follows, users};
 
 /// A follow relationship.
 pub struct Follow;
@@ -66,32 +66,16 @@ impl Follow {
         Ok(followees.into_iter().chain(followers).collect())
     }
 
-    /// How many follow `user` and how many `user` follows.
+    /// How many follow `user` and how many `user` follows, from the
+    /// counters a trigger keeps.
     pub async fn counts(conn: &mut Conn, user: i64) -> QueryResult<(i64, i64)> {
-        let followers = follows::table
-            .filter(follows::followee_id.eq(user))
-            .count()
-            .get_result(conn)
-            .await?;
-        let following = follows::table
-            .filter(follows::follower_id.eq(user))
-            .count()
-            .get_result(conn)
-            .await?;
-        Ok((followers, following))
-    }
-
-    /// Follower counts of each of `users` (absent means none).
-    pub async fn follower_counts(conn: &mut Conn, users: &[i64]) -> QueryResult<HashMap<i64, i64>> {
-        if users.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let rows: Vec<(i64, i64)> = follows::table
-            .filter(follows::followee_id.eq_any(users))
-            .group_by(follows::followee_id)
-            .select((follows::followee_id, diesel::dsl::count_star()))
-            .load(conn)
-            .await?;
-        Ok(rows.into_iter().collect())
+        let counts: Option<(i32, i32)> = users::table
+            .find(user)
+            .select((users::followers_count, users::following_count))
+            .first(conn)
+            .await
+            .optional()?;
+        let (followers, following) = counts.unwrap_or_default();
+        Ok((i64::from(followers), i64::from(following)))
     }
 }

@@ -8,7 +8,8 @@
 //! every writer locks in this order: articles, then users, then its shard of
 //! the article count, then tags, each kind by ascending id. Favoriting and
 //! publishing already touch rows in that order (the article, then the
-//! person, then the count, then the tags, inserted by id).
+//! person, then the count, then the tags, inserted by id), and following
+//! updates both people in one statement, in id order.
 
 use diesel::sql_types::{Array, BigInt};
 use diesel_async::RunQueryDsl;
@@ -56,8 +57,8 @@ pub async fn before_deleting_articles(
 }
 
 /// Locks what deleting account `user` will change: its articles and the
-/// articles it favorited, then itself and its articles' fans, then the
-/// count, then its articles' tags.
+/// articles it favorited, then itself, its articles' fans and the people it
+/// follows or is followed by, then the count, then its articles' tags.
 pub async fn before_deleting_user(conn: &mut Conn, user: i64) -> diesel::QueryResult<()> {
     let user = [user];
     lock(
@@ -72,7 +73,9 @@ pub async fn before_deleting_user(conn: &mut Conn, user: i64) -> diesel::QueryRe
         conn,
         "SELECT 1 FROM users WHERE id = ANY($1) OR id IN \
          (SELECT f.user_id FROM favorites f JOIN articles a ON a.id = f.article_id \
-          WHERE a.author_id = ANY($1)) \
+          WHERE a.author_id = ANY($1) \
+          UNION SELECT followee_id FROM follows WHERE follower_id = ANY($1) \
+          UNION SELECT follower_id FROM follows WHERE followee_id = ANY($1)) \
          ORDER BY id FOR NO KEY UPDATE",
         &user,
     )

@@ -24,6 +24,22 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
     /// Sessions and API tokens issued under an older generation are refused.
     pub session_generation: i32,
+    /// Kept by triggers in the same transaction as the writes.
+    pub articles_count: i32,
+    pub favorites_count: i32,
+    pub followers_count: i32,
+    pub following_count: i32,
+}
+
+/// Where a page of the people directory starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameCursor<'a> {
+    /// The first page.
+    Start,
+    /// The people just after this username.
+    After(&'a str),
+    /// The people just before this username.
+    Before(&'a str),
 }
 
 /// A new account.
@@ -167,36 +183,59 @@ impl User {
         .await
     }
 
-    /// Accounts whose username or display name starts with `prefix` (any case),
-    /// alphabetically by username; an empty prefix lists everyone.
+    /// Accounts whose username or display name starts with `prefix` (any
+    /// case), alphabetically by username, `limit` of them from `from`: after
+    /// (or, going back, before) a username. An empty prefix lists everyone.
+    /// A page is an index walk from its cursor, however deep it is.
     pub async fn search(
         conn: &mut Conn,
         prefix: &str,
         limit: i64,
-        offset: i64,
-    ) -> QueryResult<(Vec<User>, i64)> {
-        let pattern = like_prefix(&prefix.to_lowercase());
-        let matching = || {
-            let mut query = users::table.into_boxed();
-            if !prefix.is_empty() {
-                query = query.filter(
-                    lower_text(users::username)
-                        .like(pattern.clone())
-                        .or(users::name
-                            .ne("")
-                            .and(lower_text(users::name).like(pattern.clone()))),
-                );
-            }
-            query
+        from: NameCursor<'_>,
+    ) -> QueryResult<Vec<User>> {
+        let mut query = Self::matching(prefix);
+        query = match from {
+            NameCursor::Start => query.order(lower_text(users::username).asc()),
+            NameCursor::After(name) => query
+                .filter(lower_text(users::username).gt(name.to_lowercase()))
+                .order(lower_text(users::username).asc()),
+            NameCursor::Before(name) => query
+                .filter(lower_text(users::username).lt(name.to_lowercase()))
+                .order(lower_text(users::username).desc()),
         };
-        let people = matching()
-            .order(lower_text(users::username))
+        let mut people = query
             .limit(limit)
-            .offset(offset)
             .select(User::as_select())
             .load(conn)
             .await?;
-        let total = matching().count().get_result(conn).await?;
-        Ok((people, total))
+        if matches!(from, NameCursor::Before(_)) {
+            people.reverse();
+        }
+        Ok(people)
+    }
+
+    /// How many accounts match `prefix`, counting no further than `cap`.
+    pub async fn count_matching(conn: &mut Conn, prefix: &str, cap: i64) -> QueryResult<i64> {
+        let ids: Vec<i64> = Self::matching(prefix)
+            .select(users::id)
+            .limit(cap)
+            .load(conn)
+            .await?;
+        Ok(ids.len() as i64)
+    }
+
+    fn matching(prefix: &str) -> users::BoxedQuery<'static, diesel::pg::Pg> {
+        let mut query = users::table.into_boxed();
+        if !prefix.is_empty() {
+            let pattern = like_prefix(&prefix.to_lowercase());
+            query = query.filter(
+                lower_text(users::username)
+                    .like(pattern.clone())
+                    .or(users::name
+                        .ne("")
+                        .and(lower_text(users::name).like(pattern))),
+            );
+        }
+        query
     }
 }

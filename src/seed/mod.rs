@@ -111,6 +111,7 @@ pub async fn run(conninfo: &str, plan: &Plan, if_empty: bool) -> anyhow::Result<
     tx.batch_execute(
         "SET LOCAL synchronous_commit = off;
          ALTER TABLE articles DISABLE TRIGGER articles_count;
+         ALTER TABLE follows DISABLE TRIGGER follows_count;
          ALTER TABLE favorites DISABLE TRIGGER favorites_count;
          ALTER TABLE favorites DISABLE TRIGGER favorites_time;
          ALTER TABLE article_tags DISABLE TRIGGER tags_count;
@@ -145,10 +146,17 @@ pub async fn run(conninfo: &str, plan: &Plan, if_empty: bool) -> anyhow::Result<
          UPDATE users u SET favorites_count = c.n
            FROM (SELECT user_id, count(*)::int AS n FROM favorites GROUP BY user_id) c
           WHERE u.id = c.user_id AND u.favorites_count <> c.n;
+         UPDATE users u SET followers_count = c.n
+           FROM (SELECT followee_id, count(*)::int AS n FROM follows GROUP BY followee_id) c
+          WHERE u.id = c.followee_id AND u.followers_count <> c.n;
+         UPDATE users u SET following_count = c.n
+           FROM (SELECT follower_id, count(*)::int AS n FROM follows GROUP BY follower_id) c
+          WHERE u.id = c.follower_id AND u.following_count <> c.n;
          UPDATE article_counts SET articles = 0;
          UPDATE article_counts SET articles = (SELECT count(*) FROM articles) WHERE shard = 0;
          SELECT setval(pg_get_serial_sequence('comments', 'id'), GREATEST((SELECT max(id) FROM comments), 1));
          ALTER TABLE articles ENABLE TRIGGER articles_count;
+         ALTER TABLE follows ENABLE TRIGGER follows_count;
          ALTER TABLE favorites ENABLE TRIGGER favorites_count;
          ALTER TABLE favorites ENABLE TRIGGER favorites_time;
          ALTER TABLE article_tags ENABLE TRIGGER tags_count;

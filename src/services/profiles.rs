@@ -2,7 +2,7 @@
 
 use crate::domain::account::Username;
 use crate::error::AppError;
-use crate::models::{Conn, Follow, User};
+use crate::models::{Conn, Follow, NameCursor, User};
 use crate::state::AppState;
 
 use super::{ProfileView, cached};
@@ -151,15 +151,30 @@ async fn forget_counts(state: &AppState, follower: &User, followee: &User) {
         .await;
 }
 
-/// People whose username or name starts with `query`, a page at a time,
-/// with the total number of matches.
+/// A page of the people directory.
+#[derive(Debug, Default)]
+pub struct Directory {
+    pub people: Vec<Person>,
+    /// How many match, counted up to [`DIRECTORY_COUNT_CAP`].
+    pub matches: i64,
+    /// The username the previous page ends before, if there is one.
+    pub previous: Option<String>,
+    /// The username the next page starts after, if there is one.
+    pub next: Option<String>,
+}
+
+/// The directory counts matches up to this many ("1000+").
+pub const DIRECTORY_COUNT_CAP: i64 = 1000;
+
+/// People whose username or name starts with `query`, `limit` at a time
+/// from `from`, with how many match (up to [`DIRECTORY_COUNT_CAP`]).
 pub async fn directory(
     state: &AppState,
     query: &str,
     limit: i64,
-    offset: i64,
+    from: NameCursor<'_>,
     viewer: Option<i64>,
-) -> Result<(Vec<Person>, i64), AppError> {
+) -> Result<Directory, AppError> {
     let query: String = query
         .trim()
         .chars()
@@ -167,9 +182,24 @@ pub async fn directory(
         .take(80)
         .collect();
     let mut conn = state.db.read().await?;
-    let (users, total) = User::search(&mut conn, &query, limit, offset).await?;
+    // One more than shown says whether there is a page beyond.
+    let mut users = User::search(&mut conn, &query, limit + 1, from).await?;
+    let beyond = users.len() as i64 > limit;
+    if beyond {
+        match from {
+            NameCursor::Before(_) => drop(users.remove(0)),
+            _ => users.truncate(limit as usize),
+        }
+    }
+    let matches = User::count_matching(&mut conn, &query, DIRECTORY_COUNT_CAP + 1).await?;
+    let first = users.first().map(|user| user.username.clone());
+    let last = users.last().map(|user| user.username.clone());
+    let (previous, next) = match from {
+        NameCursor::Start => (None, last.filter(|_| beyond)),
+        NameCursor::After(_) => (first, last.filter(|_| beyond)),
+        NameCursor::Before(_) => (first.filter(|_| beyond), last),
+    };
     let ids: Vec<i64> = users.iter().map(|user| user.id).collect();
-    let followers = Follow::follower_counts(&mut conn, &ids).await?;
     let followed = match viewer {
         Some(viewer) => Follow::followed_among(&mut conn, viewer, &ids).await?,
         None => Default::default(),
@@ -178,8 +208,13 @@ pub async fn directory(
         .iter()
         .map(|user| Person {
             profile: ProfileView::of(user, followed.contains(&user.id)),
-            followers: followers.get(&user.id).copied().unwrap_or(0),
+            followers: i64::from(user.followers_count),
         })
         .collect();
-    Ok((people, total))
+    Ok(Directory {
+        people,
+        matches,
+        previous,
+        next,
+    })
 }

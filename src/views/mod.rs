@@ -15,7 +15,7 @@ use askama::Template;
 
 pub use error::ErrorPage;
 
-use crate::domain::paging::{Cursor, Pager};
+use crate::domain::paging::Cursor;
 use crate::error::{AppError, PageError};
 
 /// Renders `template` as a page with `status`.
@@ -80,30 +80,7 @@ pub fn render_invalid(template: &impl Template) -> Result<HttpResponse, PageErro
     render_with_status(StatusCode::UNPROCESSABLE_ENTITY, template)
 }
 
-/// Links for a pager; `href(n)` gives the address of page `n`.
-pub struct PagerLinks {
-    pub current: i64,
-    pub last: i64,
-    /// Page numbers with their addresses; `None` marks a gap.
-    pub pages: Vec<Option<(i64, String)>>,
-}
-
-impl PagerLinks {
-    /// The links for `pager`.
-    pub fn new(pager: &Pager, href: impl Fn(i64) -> String) -> Self {
-        Self {
-            current: pager.current,
-            last: pager.last,
-            pages: pager
-                .links()
-                .into_iter()
-                .map(|page| page.map(|n| (n, href(n))))
-                .collect(),
-        }
-    }
-}
-
-/// "Newer / Older" links of a list paged by cursor.
+/// "Newer / Older" (or "Previous / Next") links of a list paged by cursor.
 pub struct KeysetLinks {
     pub newer: Option<String>,
     pub older: Option<String>,
@@ -126,6 +103,25 @@ impl KeysetLinks {
         Self {
             newer: newer.map(|cursor| link("after", cursor)),
             older: older.map(|cursor| link("before", cursor)),
+        }
+    }
+
+    /// Links to the pages before and after one of a list in name order: the
+    /// previous page ends before `previous`, the next starts after `next`.
+    pub fn by_name(
+        path: &str,
+        pairs: &[(&str, &str)],
+        previous: Option<&str>,
+        next: Option<&str>,
+    ) -> Self {
+        let link = |key: &str, name: &str| {
+            let mut all = pairs.to_vec();
+            all.push((key, name));
+            href(path, &all)
+        };
+        Self {
+            newer: previous.map(|name| link("before", name)),
+            older: next.map(|name| link("after", name)),
         }
     }
 }

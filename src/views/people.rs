@@ -2,7 +2,7 @@
 
 use askama::Template;
 
-use super::PagerLinks;
+use super::KeysetLinks;
 use crate::routes::web::page::Page;
 use crate::services::profiles::Person;
 
@@ -12,7 +12,11 @@ use crate::services::profiles::Person;
 pub struct PeoplePage<'a> {
     pub page: &'a Page,
     pub query: &'a str,
-    pub total: i64,
+    /// How many match, counted no further than `cap`.
+    pub matches: i64,
+    /// Whether more than `cap` match.
+    pub capped: bool,
+    pub cap: i64,
     pub people: &'a [Person],
-    pub pager: PagerLinks,
+    pub pager: KeysetLinks,
 }

@@ -28,6 +28,12 @@ async fn drifted(app: &TestApp) -> Vec<String> {
              (SELECT count(*) FROM favorites f WHERE f.user_id = u.id)",
         ),
         (
+            "followers",
+            "SELECT count(*) FROM users u WHERE u.followers_count <> \
+             (SELECT count(*) FROM follows f WHERE f.followee_id = u.id) \
+             OR u.following_count <> (SELECT count(*) FROM follows f WHERE f.follower_id = u.id)",
+        ),
+        (
             "tags",
             "SELECT count(*) FROM tags t WHERE t.articles_count <> \
              (SELECT count(*) FROM article_tags x WHERE x.tag_id = t.id)",
@@ -94,8 +100,8 @@ async fn counters_stay_exact_through_a_burst_of_concurrent_writes() {
         })
     }))
     .await;
-    // Then everyone favorites everything, while half the articles are
-    // deleted and some favorites are taken back.
+    // Then everyone favorites everything and follows each other, while half
+    // the articles are deleted and some favorites are taken back.
     let favorites = join_all(tokens.iter().chain([&reader]).flat_map(|token| {
         let app = &app;
         published.iter().map(move |slug| async move {
@@ -127,7 +133,19 @@ async fn counters_stay_exact_through_a_burst_of_concurrent_writes() {
                 }
             }),
     );
-    let (favorited, deleted) = tokio::join!(favorites, deletions);
+    let follows = join_all(tokens.iter().enumerate().flat_map(|(n, token)| {
+        let app = &app;
+        (0..WRITERS)
+            .filter(move |m| *m != n)
+            .map(move |m| async move {
+                let path = format!("/api/profiles/writer{m}/follow");
+                app.api("POST", &path, Some(token), None).await;
+                if (n + m) % 3 == 0 {
+                    app.api("DELETE", &path, Some(token), None).await;
+                }
+            })
+    }));
+    let (favorited, deleted, _) = tokio::join!(favorites, deletions, follows);
 
     assert!(
         deleted

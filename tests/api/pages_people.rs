@@ -68,13 +68,21 @@ async fn the_directory_is_paginated_and_has_follow_buttons() {
     browser.sign_up("zed").await;
 
     let first = browser.get("/people?q=member").await;
-    let second = browser.get("/people?q=member&page=2").await;
+    let next = first.attr(".pager a[rel=next]", "href").unwrap();
+    let second = browser.get(&next).await;
+    let previous = second.attr(".pager a[rel=prev]", "href").unwrap();
+    let back = browser.get(&previous).await;
+    let junk = browser.get("/people?q=member&after=%00%27").await;
 
     assert_eq!(first.texts(".person").len(), 20);
+    assert_eq!(first.text_of(".result-count"), "22 matches for “member”");
+    assert_eq!(first.texts(".pager a"), ["Next →"]);
+    assert_eq!(next, "/people?q=member&after=member19");
     assert_eq!(second.texts(".person-name"), ["member20", "member21"]);
-    assert_eq!(
-        first.attr(".pager a", "href").unwrap(),
-        "/people?q=member&page=2"
-    );
+    assert_eq!(second.texts(".pager a"), ["← Previous"]);
+    assert_eq!(back.texts(".person").len(), 20);
+    assert_eq!(back.text_of(".person-name"), "member00");
+    assert_eq!(back.texts(".pager a"), ["Next →"]);
+    assert_eq!(junk.texts(".person").len(), 20, "a junk cursor is the first page");
     assert_eq!(first.text_of(".person button"), "Follow");
 }

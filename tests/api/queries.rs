@@ -163,8 +163,8 @@ async fn every_list_costs_the_same_few_queries_at_any_length() {
             ("your feed", 8),
             ("article page", 5),
             ("article page, signed in", 9),
-            ("profile page", 7),
-            ("people", 3),
+            ("profile page", 6),
+            ("people", 2),
         ]
     );
 }
