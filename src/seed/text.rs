@@ -245,6 +245,22 @@ impl TextPools {
     }
 }
 
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// A username made of a name and a number that keeps it unique.
+pub fn username(first: &str, last: &str, n: i64) -> String {
+    let base = slug::slugify(format!("{first} {last}")).replace('-', "_");
+    let base: String = base.chars().take(30).collect();
+    format!("{base}{n}")
+}
+
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng;
@@ -265,19 +281,4 @@ mod tests {
             );
         }
     }
-}
-
-fn capitalize(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
-/// A username made of a name and a number that keeps it unique.
-pub fn username(first: &str, last: &str, n: i64) -> String {
-    let base = slug::slugify(format!("{first} {last}")).replace('-', "_");
-    let base: String = base.chars().take(30).collect();
-    format!("{base}{n}")
 }
