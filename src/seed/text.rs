@@ -245,7 +245,6 @@ impl TextPools {
     }
 }
 
-
 fn capitalize(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {

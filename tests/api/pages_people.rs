@@ -83,6 +83,10 @@ async fn the_directory_is_paginated_and_has_follow_buttons() {
     assert_eq!(back.texts(".person").len(), 20);
     assert_eq!(back.text_of(".person-name"), "member00");
     assert_eq!(back.texts(".pager a"), ["Next →"]);
-    assert_eq!(junk.texts(".person").len(), 20, "a junk cursor is the first page");
+    assert_eq!(
+        junk.texts(".person").len(),
+        20,
+        "a junk cursor is the first page"
+    );
     assert_eq!(first.text_of(".person button"), "Follow");
 }

@@ -527,9 +527,18 @@ async fn phase_3_never_replays_a_write_when_a_server_dies() {
     stack.down().await;
 }
 
-/// Signs in through the front door and reports, for six page loads, whether
-/// the nav bar still shows the user.
-async fn signed_in_on_each_load(front: &str) -> Vec<(String, bool)> {
+/// One page load after signing in: who served it, whether the nav bar still
+/// shows the user, and the warning it shows about sessions, if any.
+#[derive(Debug)]
+struct Load {
+    server: String,
+    signed_in: bool,
+    warning: String,
+}
+
+/// Signs in through the front door (whichever server takes the form) and
+/// reports that server and six page loads after it.
+async fn signed_in_on_each_load(front: &str) -> (String, Vec<Load>) {
     let browser = client();
     let login = browser
         .get(format!("{front}/login"))
@@ -546,54 +555,58 @@ async fn signed_in_on_each_load(front: &str) -> Vec<(String, bool)> {
         .and_then(|input| input.value().attr("value"))
         .unwrap()
         .to_string();
-    // The form may land on another server than the one that rendered it:
-    // with memory sessions, that server does not know the token.
-    let mut signed_in = false;
-    for _ in 0..6 {
-        let response = browser
-            .post(format!("{front}/login"))
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("email", "demo@example.com"),
-                ("password", "password"),
-            ])
-            .send()
-            .await
-            .unwrap();
-        if response.status() == StatusCode::SEE_OTHER {
-            signed_in = true;
-            break;
-        }
-    }
-    assert!(
-        signed_in,
-        "signing in worked on the server that knew the session"
-    );
+    // The form token travels in the browser's own signed cookie, so the form
+    // is accepted by whichever server it lands on.
+    let response = browser
+        .post(format!("{front}/login"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "demo@example.com"),
+            ("password", "password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "signing in");
+    let signed_in_on = served_by(&response);
     let mut loads = Vec::new();
     for _ in 0..6 {
         let response = browser.get(format!("{front}/")).send().await.unwrap();
         let server = served_by(&response);
         let html = response.text().await.unwrap();
-        loads.push((server, text_of(&html, ".nav-user") == "demo"));
+        loads.push(Load {
+            server,
+            signed_in: text_of(&html, ".nav-user") == "demo",
+            warning: text_of(&html, ".flash-warning"),
+        });
     }
-    loads
+    (signed_in_on, loads)
 }
 
 #[tokio::test]
-async fn phase_3_with_memory_sessions_forgets_users_on_the_next_server() {
+async fn phase_3_with_memory_sessions_forgets_users_on_the_next_server_and_says_why() {
     let (plan, _state) = test_plan(3);
     let front = format!("http://{}", plan.front);
     let stack = Stack::up(plan).await.unwrap();
 
-    let loads = signed_in_on_each_load(&front).await;
+    let (signed_in_on, loads) = signed_in_on_each_load(&front).await;
 
-    let servers: HashSet<&String> = loads.iter().map(|(server, _)| server).collect();
+    let servers: HashSet<&String> = loads.iter().map(|load| &load.server).collect();
     assert_eq!(servers.len(), 3, "{loads:?}");
-    assert!(loads.iter().any(|(_, signed_in)| *signed_in), "{loads:?}");
-    assert!(
-        loads.iter().any(|(_, signed_in)| !*signed_in),
-        "another server does not know the session: {loads:?}"
-    );
+    for load in &loads {
+        if load.server == signed_in_on {
+            assert!(load.signed_in, "the server holding the session: {load:?}");
+            assert_eq!(load.warning, "", "{load:?}");
+        } else {
+            assert!(!load.signed_in, "another server does not know it: {load:?}");
+            let names_both = format!(
+                "You signed in on {signed_in_on}, but this page was served by {},",
+                load.server
+            );
+            assert!(load.warning.starts_with(&names_both), "{load:?}");
+            assert!(load.warning.contains("own memory"), "{load:?}");
+        }
+    }
     stack.down().await;
 }
 
@@ -605,11 +618,15 @@ async fn phase_3_with_cookie_sessions_keeps_users_signed_in_everywhere() {
     let front = format!("http://{}", plan.front);
     let stack = Stack::up(plan).await.unwrap();
 
-    let loads = signed_in_on_each_load(&front).await;
+    let (_, loads) = signed_in_on_each_load(&front).await;
 
-    let servers: HashSet<&String> = loads.iter().map(|(server, _)| server).collect();
+    let servers: HashSet<&String> = loads.iter().map(|load| &load.server).collect();
     assert_eq!(servers.len(), 3, "{loads:?}");
-    assert!(loads.iter().all(|(_, signed_in)| *signed_in), "{loads:?}");
+    assert!(loads.iter().all(|load| load.signed_in), "{loads:?}");
+    assert!(
+        loads.iter().all(|load| load.warning.is_empty()),
+        "{loads:?}"
+    );
     let architecture = reqwest::get(format!("{front}/architecture"))
         .await
         .unwrap()
