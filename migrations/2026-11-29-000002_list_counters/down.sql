@@ -1,4 +1,7 @@
 ALTER TABLE articles DROP COLUMN body_html;
+CREATE INDEX users_name_prefix ON users (lower(name) text_pattern_ops) WHERE name <> '';
+DROP INDEX users_name_search;
+DROP INDEX users_username_search;
 DROP TRIGGER favorites_time ON favorites;
 DROP TRIGGER article_tags_time ON article_tags;
 DROP FUNCTION copy_article_time_trigger();

@@ -110,6 +110,12 @@ CREATE TRIGGER article_tags_time BEFORE INSERT ON article_tags
 CREATE TRIGGER favorites_time BEFORE INSERT ON favorites
     FOR EACH ROW EXECUTE FUNCTION copy_article_time_trigger();
 
+-- The people directory walks a username index and a name index in one
+-- order (bytes, the C collation) from a cursor, so any page of it is cheap.
+CREATE INDEX users_username_search ON users (lower(username), id);
+CREATE INDEX users_name_search ON users ((lower(name) COLLATE "C"), id) WHERE name <> '';
+DROP INDEX users_name_prefix;
+
 -- Articles render their Markdown once, when written; NULL for rows written
 -- before this column existed, which are rendered when shown.
 ALTER TABLE articles ADD COLUMN body_html TEXT;

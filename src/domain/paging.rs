@@ -65,6 +65,44 @@ impl Cursor {
     }
 }
 
+/// A place in the people directory: the name or username a person matched
+/// by (lowercase) and their id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameCursor {
+    pub key: String,
+    pub id: i64,
+}
+
+impl NameCursor {
+    /// Reads a cursor from a link (`{id}.{key}`); anything else is none.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (id, key) = raw.split_once('.')?;
+        let id = id.parse().ok().filter(|id: &i64| *id > 0)?;
+        let plausible =
+            !key.is_empty() && key.chars().count() <= 100 && !key.chars().any(char::is_control);
+        plausible.then(|| Self {
+            key: key.to_string(),
+            id,
+        })
+    }
+
+    /// The cursor as a link carries it.
+    pub fn to_param(&self) -> String {
+        format!("{}.{}", self.id, self.key)
+    }
+}
+
+/// Which part of the people directory to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamePosition {
+    /// From the start.
+    Start,
+    /// The people just after this one.
+    After(NameCursor),
+    /// The people just before this one.
+    Before(NameCursor),
+}
+
 /// Which part of a list to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Position {

@@ -17,7 +17,7 @@ pub use favorite::Favorite;
 pub use follow::Follow;
 pub use revoked_session::RevokedSession;
 pub use tag::Tag;
-pub use user::{NameCursor, NewUser, User, UserChanges};
+pub use user::{NewUser, User, UserChanges};
 
 /// The connection type every query runs on.
 pub type Conn = diesel_async::AsyncPgConnection;

@@ -6,11 +6,14 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
+use diesel::sql_types::{BigInt, Text};
+
 use super::{Conn, like_prefix};
+use crate::domain::paging::NamePosition;
 use crate::schema::{lower_text, revoked_sessions, users};
 
 /// An account.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 pub struct User {
     pub id: i64,
@@ -31,15 +34,19 @@ pub struct User {
     pub following_count: i32,
 }
 
-/// Where a page of the people directory starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NameCursor<'a> {
-    /// The first page.
-    Start,
-    /// The people just after this username.
-    After(&'a str),
-    /// The people just before this username.
-    Before(&'a str),
+/// A person found in the directory, with the text they matched by.
+#[derive(QueryableByName)]
+struct Matched {
+    #[diesel(embed)]
+    user: User,
+    #[diesel(sql_type = Text)]
+    matched: String,
+}
+
+#[derive(QueryableByName)]
+struct Counted {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
 }
 
 /// A new account.
@@ -184,58 +191,83 @@ impl User {
     }
 
     /// Accounts whose username or display name starts with `prefix` (any
-    /// case), alphabetically by username, `limit` of them from `from`: after
-    /// (or, going back, before) a username. An empty prefix lists everyone.
-    /// A page is an index walk from its cursor, however deep it is.
+    /// case), `limit` of them from `from`, each with the text it matched by
+    /// (lowercase), in the order of that text; an empty prefix lists everyone
+    /// by username.
+    ///
+    /// Two index walks merged: usernames from the username index, names
+    /// from the name index (skipping people whose username matches too, so
+    /// nobody appears twice), both in byte order from the cursor. However
+    /// many people match and however deep the page, it reads about `limit`
+    /// entries of each.
     pub async fn search(
         conn: &mut Conn,
         prefix: &str,
         limit: i64,
-        from: NameCursor<'_>,
-    ) -> QueryResult<Vec<User>> {
-        let mut query = Self::matching(prefix);
-        query = match from {
-            NameCursor::Start => query.order(lower_text(users::username).asc()),
-            NameCursor::After(name) => query
-                .filter(lower_text(users::username).gt(name.to_lowercase()))
-                .order(lower_text(users::username).asc()),
-            NameCursor::Before(name) => query
-                .filter(lower_text(users::username).lt(name.to_lowercase()))
-                .order(lower_text(users::username).desc()),
+        from: &NamePosition,
+    ) -> QueryResult<Vec<(User, String)>> {
+        let (cursor, op, dir) = match from {
+            NamePosition::Start => (None, ">", "ASC"),
+            NamePosition::After(cursor) => (Some(cursor), ">", "ASC"),
+            NamePosition::Before(cursor) => (Some(cursor), "<", "DESC"),
         };
-        let mut people = query
-            .limit(limit)
-            .select(User::as_select())
+        let beyond = |key: &str| match cursor {
+            Some(_) => format!(" AND ({key}, u.id) {op} ($2, $3)"),
+            None => String::new(),
+        };
+        let usernames = format!(
+            "(SELECT u.*, lower(u.username) AS matched FROM users u \
+              WHERE lower(u.username) LIKE $1{} ORDER BY lower(u.username) {dir}, u.id {dir} LIMIT $4)",
+            beyond("lower(u.username)")
+        );
+        let names = format!(
+            "(SELECT u.*, lower(u.name) COLLATE \"C\" AS matched FROM users u \
+              WHERE u.name <> '' AND lower(u.name) COLLATE \"C\" LIKE $1 \
+                AND lower(u.username) NOT LIKE $1{} \
+              ORDER BY lower(u.name) COLLATE \"C\" {dir}, u.id {dir} LIMIT $4)",
+            beyond("lower(u.name) COLLATE \"C\"")
+        );
+        let sources = if prefix.is_empty() {
+            usernames
+        } else {
+            format!("{usernames} UNION ALL {names}")
+        };
+        let sql = format!("SELECT * FROM ({sources}) m ORDER BY matched {dir}, id {dir} LIMIT $4");
+        let (key, id) = cursor.map_or((String::new(), 0), |cursor| (cursor.key.clone(), cursor.id));
+        let mut rows: Vec<Matched> = diesel::sql_query(sql)
+            .bind::<Text, _>(like_prefix(&prefix.to_lowercase()))
+            .bind::<Text, _>(key)
+            .bind::<BigInt, _>(id)
+            .bind::<BigInt, _>(limit)
             .load(conn)
             .await?;
-        if matches!(from, NameCursor::Before(_)) {
-            people.reverse();
+        if dir == "DESC" {
+            rows.reverse();
         }
-        Ok(people)
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.user, row.matched))
+            .collect())
     }
 
-    /// How many accounts match `prefix`, counting no further than `cap`.
+    /// How many accounts match `prefix`, counting no further than `cap`:
+    /// the same two index walks, each stopping near `cap`.
     pub async fn count_matching(conn: &mut Conn, prefix: &str, cap: i64) -> QueryResult<i64> {
-        let ids: Vec<i64> = Self::matching(prefix)
-            .select(users::id)
-            .limit(cap)
-            .load(conn)
+        // Names are walked no further than twice the cap: if more of those
+        // are also username matches, the username walk reaches the cap by
+        // itself. (An empty prefix matches every username: names add none.)
+        let sql = "SELECT count(*) AS n FROM (\
+               (SELECT 1 FROM users WHERE lower(username) LIKE $1 \
+                 ORDER BY lower(username), id LIMIT $2) UNION ALL \
+               (SELECT 1 FROM (SELECT username FROM users \
+                  WHERE name <> '' AND lower(name) COLLATE \"C\" LIKE $1 \
+                  ORDER BY lower(name) COLLATE \"C\", id LIMIT 2 * $2) w \
+                 WHERE lower(username) NOT LIKE $1)) c";
+        let counted: Counted = diesel::sql_query(sql)
+            .bind::<Text, _>(like_prefix(&prefix.to_lowercase()))
+            .bind::<BigInt, _>(cap)
+            .get_result(conn)
             .await?;
-        Ok(ids.len() as i64)
-    }
-
-    fn matching(prefix: &str) -> users::BoxedQuery<'static, diesel::pg::Pg> {
-        let mut query = users::table.into_boxed();
-        if !prefix.is_empty() {
-            let pattern = like_prefix(&prefix.to_lowercase());
-            query = query.filter(
-                lower_text(users::username)
-                    .like(pattern.clone())
-                    .or(users::name
-                        .ne("")
-                        .and(lower_text(users::name).like(pattern))),
-            );
-        }
-        query
+        Ok(counted.n.min(cap))
     }
 }

@@ -1,8 +1,9 @@
 //! Profiles, follows and the people directory.
 
 use crate::domain::account::Username;
+use crate::domain::paging::{NameCursor, NamePosition};
 use crate::error::AppError;
-use crate::models::{Conn, Follow, NameCursor, User};
+use crate::models::{Conn, Follow, User};
 use crate::state::AppState;
 
 use super::{ProfileView, cached};
@@ -157,10 +158,10 @@ pub struct Directory {
     pub people: Vec<Person>,
     /// How many match, counted up to [`DIRECTORY_COUNT_CAP`].
     pub matches: i64,
-    /// The username the previous page ends before, if there is one.
-    pub previous: Option<String>,
-    /// The username the next page starts after, if there is one.
-    pub next: Option<String>,
+    /// Where the previous page ends, if there is one.
+    pub previous: Option<NameCursor>,
+    /// Where the next page starts, if there is one.
+    pub next: Option<NameCursor>,
 }
 
 /// The directory counts matches up to this many ("1000+").
@@ -172,7 +173,7 @@ pub async fn directory(
     state: &AppState,
     query: &str,
     limit: i64,
-    from: NameCursor<'_>,
+    from: &NamePosition,
     viewer: Option<i64>,
 ) -> Result<Directory, AppError> {
     let query: String = query
@@ -183,21 +184,25 @@ pub async fn directory(
         .collect();
     let mut conn = state.db.read().await?;
     // One more than shown says whether there is a page beyond.
-    let mut users = User::search(&mut conn, &query, limit + 1, from).await?;
-    let beyond = users.len() as i64 > limit;
+    let mut found = User::search(&mut conn, &query, limit + 1, from).await?;
+    let beyond = found.len() as i64 > limit;
     if beyond {
         match from {
-            NameCursor::Before(_) => drop(users.remove(0)),
-            _ => users.truncate(limit as usize),
+            NamePosition::Before(_) => drop(found.remove(0)),
+            _ => found.truncate(limit as usize),
         }
     }
+    let cursor = |(user, key): &(User, String)| NameCursor {
+        key: key.clone(),
+        id: user.id,
+    };
+    let (first, last) = (found.first().map(cursor), found.last().map(cursor));
+    let users: Vec<User> = found.into_iter().map(|(user, _)| user).collect();
     let matches = User::count_matching(&mut conn, &query, DIRECTORY_COUNT_CAP + 1).await?;
-    let first = users.first().map(|user| user.username.clone());
-    let last = users.last().map(|user| user.username.clone());
     let (previous, next) = match from {
-        NameCursor::Start => (None, last.filter(|_| beyond)),
-        NameCursor::After(_) => (first, last.filter(|_| beyond)),
-        NameCursor::Before(_) => (first.filter(|_| beyond), last),
+        NamePosition::Start => (None, last.filter(|_| beyond)),
+        NamePosition::After(_) => (first, last.filter(|_| beyond)),
+        NamePosition::Before(_) => (first.filter(|_| beyond), last),
     };
     let ids: Vec<i64> = users.iter().map(|user| user.id).collect();
     let followed = match viewer {

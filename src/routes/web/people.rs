@@ -1,13 +1,12 @@
 //! `GET /people?q=&after=|before=`: find people by username or name, a page
-//! at a time by username ("Previous / Next").
+//! at a time in the order of what they matched by ("Previous / Next").
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::page::Page;
-use crate::domain::account::Username;
+use crate::domain::paging::{NameCursor, NamePosition};
 use crate::error::PageError;
-use crate::models::NameCursor;
 use crate::services::profiles::{self, DIRECTORY_COUNT_CAP};
 use crate::state::AppState;
 use crate::views::people::PeoplePage;
@@ -30,24 +29,24 @@ pub async fn search(
     query: web::Query<PeopleQuery>,
 ) -> Result<HttpResponse, PageError> {
     let text = query.q.as_deref().unwrap_or("").trim();
-    // A cursor that could not be a username is no cursor: the first page.
-    let name = |raw: &Option<String>| {
-        raw.as_deref()
-            .filter(|raw| Username::parse(raw).is_ok())
-            .map(str::to_string)
+    // A cursor that could not be one is none: the first page.
+    let from = match (
+        query.after.as_deref().and_then(NameCursor::parse),
+        query.before.as_deref().and_then(NameCursor::parse),
+    ) {
+        (Some(after), _) => NamePosition::After(after),
+        (None, Some(before)) => NamePosition::Before(before),
+        (None, None) => NamePosition::Start,
     };
-    let (after, before) = (name(&query.after), name(&query.before));
-    let from = match (&after, &before) {
-        (Some(after), _) => NameCursor::After(after),
-        (None, Some(before)) => NameCursor::Before(before),
-        (None, None) => NameCursor::Start,
-    };
-    let directory = profiles::directory(&state, text, PER_PAGE, from, page.viewer_id()).await?;
+    let directory = profiles::directory(&state, text, PER_PAGE, &from, page.viewer_id()).await?;
     let pager = KeysetLinks::by_name(
         "/people",
         &[("q", text)],
-        directory.previous.as_deref(),
-        directory.next.as_deref(),
+        directory
+            .previous
+            .map(|cursor| cursor.to_param())
+            .as_deref(),
+        directory.next.map(|cursor| cursor.to_param()).as_deref(),
     );
     render(&PeoplePage {
         page: &page,
