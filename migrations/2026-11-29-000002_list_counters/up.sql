@@ -55,12 +55,13 @@ CREATE TRIGGER follows_count AFTER INSERT OR DELETE ON follows
 
 CREATE FUNCTION articles_count_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- The person before the count: the lock order of src/models/lock_order.rs.
     IF TG_OP = 'INSERT' THEN
-        UPDATE article_counts SET articles = articles + 1 WHERE shard = pg_backend_pid() % 16;
         UPDATE users SET articles_count = articles_count + 1 WHERE id = NEW.author_id;
+        UPDATE article_counts SET articles = articles + 1 WHERE shard = pg_backend_pid() % 16;
     ELSE
-        UPDATE article_counts SET articles = articles - 1 WHERE shard = pg_backend_pid() % 16;
         UPDATE users SET articles_count = articles_count - 1 WHERE id = OLD.author_id;
+        UPDATE article_counts SET articles = articles - 1 WHERE shard = pg_backend_pid() % 16;
     END IF;
     RETURN NULL;
 END $$;

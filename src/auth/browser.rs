@@ -8,7 +8,10 @@
 //!   say why it does not know it.
 //!
 //! Each cookie is HttpOnly, SameSite=Lax and signed with a key derived from
-//! `session.secret`, so a browser can neither forge nor alter one. The
+//! `session.secret`, its value naming the cookie it belongs to, so a browser
+//! can neither forge one nor pass one off as another. Once someone is signed
+//! in, forms carry a token bound to their session instead (an HMAC of the
+//! session's id), so a token planted from elsewhere is worthless. The
 //! middleware reads them before the handler runs and writes back only what
 //! the handler changed.
 
@@ -21,8 +24,10 @@ use actix_web::cookie::{Cookie, CookieJar, Key, SameSite, time::Duration};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest};
+use hmac::{Hmac, Mac};
 use rand::distr::{Alphanumeric, SampleString};
 use secrecy::ExposeSecret;
+use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::settings::SessionSettings;
@@ -56,7 +61,7 @@ impl BrowserCookies {
         }
     }
 
-    fn read(&self, request: &ServiceRequest) -> Browser {
+    fn read(self: &Arc<Self>, request: &ServiceRequest) -> Browser {
         let mut jar = CookieJar::new();
         for name in [&self.csrf, &self.notice, &self.server] {
             if let Some(cookie) = request.cookie(name) {
@@ -64,18 +69,42 @@ impl BrowserCookies {
             }
         }
         let signed = jar.signed(&self.key);
-        let value = |name: &str| signed.get(name).map(|cookie| cookie.value().to_string());
-        Browser(Rc::new(RefCell::new(Cookies {
-            csrf: value(&self.csrf).filter(|token| !token.is_empty()),
-            notice: value(&self.notice).filter(|notice| !notice.is_empty()),
-            notice_was_sent: request.cookie(&self.notice).is_some(),
-            server: value(&self.server).filter(|server| !server.is_empty()),
-            ..Cookies::default()
-        })))
+        // The signature covers the value only, so the value names its cookie:
+        // one cookie's value cannot be passed off as another's.
+        let value = |name: &str| {
+            let cookie = signed.get(name)?;
+            let value = cookie.value().strip_prefix(name)?.strip_prefix(':')?;
+            (!value.is_empty()).then(|| value.to_string())
+        };
+        Browser {
+            cookies: Rc::new(RefCell::new(Cookies {
+                csrf: value(&self.csrf),
+                notice: value(&self.notice),
+                notice_was_sent: request.cookie(&self.notice).is_some(),
+                server: value(&self.server),
+                ..Cookies::default()
+            })),
+            config: Some(Arc::clone(self)),
+        }
+    }
+
+    /// The anti-forgery token of the signed-in session `session_id`: bound
+    /// to that session, so a token (or a cookie) from any other browser or
+    /// session is worthless against it.
+    fn session_token(&self, session_id: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.key.signing())
+            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        mac.update(b"csrf:");
+        mac.update(session_id.as_bytes());
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
     }
 
     fn cookie(&self, name: &str, value: String, max_age: Duration) -> Cookie<'static> {
-        let mut cookie = Cookie::build(name.to_string(), value)
+        let mut cookie = Cookie::build(name.to_string(), format!("{name}:{value}"))
             .path("/")
             .http_only(true)
             .same_site(SameSite::Lax)
@@ -134,7 +163,10 @@ struct Cookies {
 
 /// This request's browser cookies, as read and as they will be written.
 #[derive(Clone)]
-pub struct Browser(Rc<RefCell<Cookies>>);
+pub struct Browser {
+    cookies: Rc<RefCell<Cookies>>,
+    config: Option<Arc<BrowserCookies>>,
+}
 
 impl Browser {
     /// The browser cookies of `request` (empty outside the page scope).
@@ -143,13 +175,20 @@ impl Browser {
             .extensions()
             .get::<Browser>()
             .cloned()
-            .unwrap_or_else(|| Browser(Rc::default()))
+            .unwrap_or_else(|| Browser {
+                cookies: Rc::default(),
+                config: None,
+            })
     }
 
-    /// The anti-forgery token to put in this page's forms: the browser's
-    /// own, or a new one that the response hands it.
-    pub fn csrf_token(&self) -> String {
-        let mut cookies = self.0.borrow_mut();
+    /// The anti-forgery token to put in this page's forms: bound to the
+    /// session when one is signed in (`session_id`), else the browser's own
+    /// (or a new one that the response hands it).
+    pub fn csrf_token(&self, session_id: Option<&str>) -> String {
+        if let (Some(session_id), Some(config)) = (session_id, &self.config) {
+            return config.session_token(session_id);
+        }
+        let mut cookies = self.cookies.borrow_mut();
         if let Some(token) = cookies.new_csrf.clone().or_else(|| cookies.csrf.clone()) {
             return token;
         }
@@ -161,12 +200,18 @@ impl Browser {
     /// Gives the browser a new anti-forgery token (at sign-in and sign-out),
     /// so that a token seen before can no longer be used.
     pub fn rotate_csrf(&self) {
-        self.0.borrow_mut().new_csrf = Some(new_token());
+        self.cookies.borrow_mut().new_csrf = Some(new_token());
     }
 
-    /// Whether `submitted` is the token the browser sent in its cookie.
-    pub fn csrf_matches(&self, submitted: &str) -> bool {
-        match &self.0.borrow().csrf {
+    /// Whether `submitted` is the token of signed-in session `session_id`,
+    /// or, with no session, the token the browser sent in its cookie.
+    pub fn csrf_matches(&self, session_id: Option<&str>, submitted: &str) -> bool {
+        let expected = match (session_id, &self.config) {
+            (Some(session_id), Some(config)) => Some(config.session_token(session_id)),
+            (Some(_), None) => None,
+            (None, _) => self.cookies.borrow().csrf.clone(),
+        };
+        match expected {
             Some(expected) => {
                 !submitted.is_empty() && bool::from(expected.as_bytes().ct_eq(submitted.as_bytes()))
             }
@@ -176,13 +221,13 @@ impl Browser {
 
     /// Leaves `message` for the next page shown.
     pub fn leave_notice(&self, message: &str) {
-        self.0.borrow_mut().new_notice = Some(message.to_string());
+        self.cookies.borrow_mut().new_notice = Some(message.to_string());
     }
 
     /// Takes the notice left for this page (by an earlier request, or
     /// earlier in this one), if any.
     pub fn take_notice(&self) -> Option<String> {
-        let mut cookies = self.0.borrow_mut();
+        let mut cookies = self.cookies.borrow_mut();
         let notice = cookies.new_notice.take().or_else(|| cookies.notice.take());
         // Whatever notice cookie came (even one whose signature failed) is
         // spent once a page has had the chance to show it.
@@ -192,12 +237,12 @@ impl Browser {
 
     /// The server that holds this browser's session in its memory, if any.
     pub fn session_server(&self) -> Option<String> {
-        self.0.borrow().server.clone()
+        self.cookies.borrow().server.clone()
     }
 
     /// Records which server holds this browser's session (`None`: none).
     pub fn set_session_server(&self, server: Option<&str>) {
-        self.0.borrow_mut().new_server = Some(server.map(str::to_string));
+        self.cookies.borrow_mut().new_server = Some(server.map(str::to_string));
     }
 }
 
@@ -218,7 +263,7 @@ pub async fn middleware(
     let browser = config.read(&request);
     request.extensions_mut().insert(browser.clone());
     let mut response = next.call(request).await?;
-    let outgoing = config.outgoing(&browser.0.borrow());
+    let outgoing = config.outgoing(&browser.cookies.borrow());
     for cookie in outgoing {
         response.response_mut().add_cookie(&cookie)?;
     }

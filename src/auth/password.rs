@@ -53,7 +53,11 @@ impl HashPool {
                             Err(poisoned) => poisoned.into_inner().recv(),
                         };
                         match job {
-                            Ok(job) => job(),
+                            // A panic fails that one hash (its caller sees
+                            // the result channel close), never the thread.
+                            Ok(job) => {
+                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                            }
                             // Every sender is gone: the application stopped.
                             Err(_) => break,
                         }

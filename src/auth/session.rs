@@ -180,6 +180,11 @@ impl Claim {
     }
 }
 
+/// The session's own id, if someone signed in on it.
+pub fn session_id(session: &Session) -> Option<String> {
+    session.get::<String>(SESSION_ID).ok().flatten()
+}
+
 /// Whether the session names a signed-in user at all, current or not.
 pub fn claims_someone(session: &Session) -> bool {
     session.get::<i64>(USER_ID).ok().flatten().is_some()
@@ -203,11 +208,14 @@ pub fn claim(session: &Session, idle: Duration) -> Option<Claim> {
     })
 }
 
-/// Notes that the session is in use, so that it does not expire while it is;
-/// at most once an hour, so that most responses do not rewrite the session.
-pub fn touch(session: &Session) {
+/// Notes that the session is in use, so that it does not expire while it is:
+/// at most once an hour (or a tenth of `idle`, if shorter), so that most
+/// responses do not rewrite the session, and an active session never comes
+/// within that of its limit.
+pub fn touch(session: &Session, idle: Duration) {
     let seen = session.get::<i64>(SEEN).ok().flatten().unwrap_or(0);
-    if unix_now() - seen >= TOUCH_EVERY_SECS {
+    let every = TOUCH_EVERY_SECS.min(idle.whole_seconds() / 10).max(1);
+    if unix_now() - seen >= every {
         let _ = session.insert(SEEN, unix_now());
     }
 }
@@ -281,11 +289,17 @@ mod tests {
         let fresh = session_seen(60);
         let old = session_seen(2 * 3600);
 
-        touch(&fresh);
-        touch(&old);
+        touch(&fresh, Duration::hours(24));
+        touch(&old, Duration::hours(24));
 
         let seen = |session: &Session| session.get::<i64>(SEEN).unwrap().unwrap();
         assert!(unix_now() - seen(&fresh) >= 60, "left alone");
         assert!(unix_now() - seen(&old) < 60, "brought up to date");
+        let short = session_seen(400);
+        touch(&short, Duration::hours(1));
+        assert!(
+            unix_now() - seen(&short) < 60,
+            "a tenth of a one-hour limit"
+        );
     }
 }

@@ -20,6 +20,9 @@ impl Window {
     /// cheap but proportional to the offset, so it is bounded; the pages use
     /// cursors instead and have no such limit.
     pub const MAX_OFFSET: i64 = 100_000;
+    /// Largest `offset` the API's feed accepts: the feed reads `offset +
+    /// limit` keys of every followed author to find a page.
+    pub const MAX_FEED_OFFSET: i64 = 1_000;
     /// Items per page on the HTML pages.
     pub const PAGE_SIZE: i64 = 10;
 
@@ -54,7 +57,12 @@ impl Cursor {
     /// no cursor at all.
     pub fn parse(raw: &str) -> Option<Self> {
         let (micros, id) = raw.trim().split_once('.')?;
-        let at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+        // Years 1 to 9999: well inside what PostgreSQL can store.
+        let micros: i64 = micros.parse().ok()?;
+        if !(-62_135_596_800_000_000..=253_402_300_799_999_999).contains(&micros) {
+            return None;
+        }
+        let at = DateTime::from_timestamp_micros(micros)?;
         let id = id.parse().ok().filter(|id: &i64| *id > 0)?;
         Some(Self { at, id })
     }
@@ -183,6 +191,8 @@ mod tests {
             "1.-5",
             "1.0",
             "99999999999999999999.1",
+            "-300000000000000000.1",
+            "300000000000000000.1",
         ] {
             assert_eq!(Cursor::parse(junk), None, "{junk}");
         }

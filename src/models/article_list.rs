@@ -6,8 +6,9 @@
 //! favorites, a tag's articles, or every article. Each of those indexes
 //! carries the article's time, so a page is found without sorting, and the
 //! API's `offset` skips along the index alone (an index-only walk) before
-//! the articles themselves are read. The feed reads the newest few of each
-//! followed author. Sizes come from counters that triggers keep in the same
+//! the articles themselves are read. The feed reads the keys of the newest
+//! few of each followed author (so its offset is bounded lower: see
+//! [`crate::domain::paging::Window::MAX_FEED_OFFSET`]). Sizes come from counters that triggers keep in the same
 //! transaction as the writes (see the migrations); only a combination of
 //! filters is counted by walking, and then only the narrowest one's rows.
 
@@ -241,11 +242,14 @@ fn feed_sql(filter: &ArticleFilter, reader: i64, limit: i64, position: Position)
     };
     let reader = sql.bind(Bind::Int(reader));
     let limit = sql.bind(Bind::Int(limit));
-    // Each followed author's newest few, then the newest of those.
+    // The keys of each followed author's newest few (from the index alone),
+    // the newest of those, then their articles.
     sql.text = format!(
-        "SELECT {SUMMARY} FROM follows f CROSS JOIN LATERAL \
-         (SELECT x.* FROM articles x WHERE {conditions} ORDER BY x.created_at {dir}, x.id {dir} LIMIT {each}) a \
-         WHERE f.follower_id = {reader} ORDER BY a.created_at {dir}, a.id {dir} LIMIT {limit}{offset}",
+        "SELECT {SUMMARY} FROM (SELECT k.created_at AS k_at, k.id AS k_id FROM follows f \
+         CROSS JOIN LATERAL (SELECT x.created_at, x.id FROM articles x WHERE {conditions} \
+         ORDER BY x.created_at {dir}, x.id {dir} LIMIT {each}) k \
+         WHERE f.follower_id = {reader} ORDER BY k.created_at {dir}, k.id {dir} LIMIT {limit}{offset}) p \
+         JOIN articles a ON a.id = p.k_id ORDER BY p.k_at {dir}, p.k_id {dir}",
         conditions = conditions.join(" AND "),
     );
     sql

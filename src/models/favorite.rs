@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::Conn;
 use crate::schema::{articles, favorites};
@@ -12,24 +12,34 @@ use crate::schema::{articles, favorites};
 pub struct Favorite;
 
 impl Favorite {
-    /// `user` favorites `article`; favoriting twice changes nothing.
+    /// `user` favorites `article`; favoriting twice changes nothing. The
+    /// article is locked first, in the global order ([`super::lock_order`]).
     pub async fn add(conn: &mut Conn, user: i64, article: i64) -> QueryResult<()> {
-        diesel::insert_into(favorites::table)
-            .values((
-                favorites::user_id.eq(user),
-                favorites::article_id.eq(article),
-            ))
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await?;
+        conn.transaction(async |conn| {
+            super::lock_order::before_favoriting(conn, article).await?;
+            diesel::insert_into(favorites::table)
+                .values((
+                    favorites::user_id.eq(user),
+                    favorites::article_id.eq(article),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await
+        })
+        .await?;
         Ok(())
     }
 
-    /// `user` no longer favorites `article`.
+    /// `user` no longer favorites `article` (the article locked first, as
+    /// by [`Favorite::add`]).
     pub async fn remove(conn: &mut Conn, user: i64, article: i64) -> QueryResult<()> {
-        diesel::delete(favorites::table.find((user, article)))
-            .execute(conn)
-            .await?;
+        conn.transaction(async |conn| {
+            super::lock_order::before_favoriting(conn, article).await?;
+            diesel::delete(favorites::table.find((user, article)))
+                .execute(conn)
+                .await
+        })
+        .await?;
         Ok(())
     }
 

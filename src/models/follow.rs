@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::Conn;
 use crate::schema::{follows, users};
@@ -12,24 +12,34 @@ use crate::schema::{follows, users};
 pub struct Follow;
 
 impl Follow {
-    /// `follower` follows `followee`; following twice changes nothing.
+    /// `follower` follows `followee`; following twice changes nothing. Both
+    /// people are locked first, in the global order ([`super::lock_order`]).
     pub async fn create(conn: &mut Conn, follower: i64, followee: i64) -> QueryResult<()> {
-        diesel::insert_into(follows::table)
-            .values((
-                follows::follower_id.eq(follower),
-                follows::followee_id.eq(followee),
-            ))
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await?;
+        conn.transaction(async |conn| {
+            super::lock_order::before_following(conn, [follower, followee]).await?;
+            diesel::insert_into(follows::table)
+                .values((
+                    follows::follower_id.eq(follower),
+                    follows::followee_id.eq(followee),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await
+        })
+        .await?;
         Ok(())
     }
 
-    /// `follower` stops following `followee`.
+    /// `follower` stops following `followee` (both locked first, as by
+    /// [`Follow::create`]).
     pub async fn delete(conn: &mut Conn, follower: i64, followee: i64) -> QueryResult<()> {
-        diesel::delete(follows::table.find((follower, followee)))
-            .execute(conn)
-            .await?;
+        conn.transaction(async |conn| {
+            super::lock_order::before_following(conn, [follower, followee]).await?;
+            diesel::delete(follows::table.find((follower, followee)))
+                .execute(conn)
+                .await
+        })
+        .await?;
         Ok(())
     }
 

@@ -6,15 +6,22 @@
 //! for each of its articles and favorites. Left to the cascades, two such
 //! transactions lock the same rows in different orders and deadlock. So
 //! every writer locks in this order: articles, then users, then its shard of
-//! the article count, then tags, each kind by ascending id. Favoriting and
-//! publishing already touch rows in that order (the article, then the
-//! person, then the count, then the tags, inserted by id), and following
-//! updates both people in one statement, in id order.
+//! the article count, then tags, each kind by ascending id. Publishing
+//! touches rows in that order by itself (the new article, then the author,
+//! then the count, then the tags, inserted by id); favoriting and following
+//! lock the article, or both people, before they touch the link between
+//! them, whose foreign keys and triggers would otherwise lock them the
+//! other way round.
 
 use diesel::sql_types::{Array, BigInt};
 use diesel_async::RunQueryDsl;
 
 use super::Conn;
+
+/// Locks this connection's shard of the site's article count.
+async fn shard(conn: &mut Conn) -> diesel::QueryResult<()> {
+    diesel::sql_query(SHARD).execute(conn).await.map(|_| ())
+}
 
 async fn lock(conn: &mut Conn, sql: &str, ids: &[i64]) -> diesel::QueryResult<()> {
     diesel::sql_query(sql)
@@ -24,7 +31,8 @@ async fn lock(conn: &mut Conn, sql: &str, ids: &[i64]) -> diesel::QueryResult<()
         .map(|_| ())
 }
 
-const SHARD: &str = "SELECT 1 FROM article_counts WHERE shard = pg_backend_pid() % 16 OR shard = ANY($1) FOR NO KEY UPDATE";
+const SHARD: &str =
+    "SELECT 1 FROM article_counts WHERE shard = pg_backend_pid() % 16 FOR NO KEY UPDATE";
 
 /// Locks what deleting `articles` will change.
 pub async fn before_deleting_articles(
@@ -46,7 +54,7 @@ pub async fn before_deleting_articles(
         articles,
     )
     .await?;
-    lock(conn, SHARD, &[]).await?;
+    shard(conn).await?;
     lock(
         conn,
         "SELECT 1 FROM tags WHERE id IN (SELECT tag_id FROM article_tags WHERE article_id = ANY($1)) \
@@ -63,16 +71,18 @@ pub async fn before_deleting_user(conn: &mut Conn, user: i64) -> diesel::QueryRe
     let user = [user];
     lock(
         conn,
-        "SELECT 1 FROM articles WHERE author_id = ANY($1) \
-            OR id IN (SELECT article_id FROM favorites WHERE user_id = ANY($1)) \
+        "SELECT 1 FROM articles WHERE id IN \
+         (SELECT id FROM articles WHERE author_id = ANY($1) \
+          UNION SELECT article_id FROM favorites WHERE user_id = ANY($1)) \
          ORDER BY id FOR UPDATE",
         &user,
     )
     .await?;
     lock(
         conn,
-        "SELECT 1 FROM users WHERE id = ANY($1) OR id IN \
-         (SELECT f.user_id FROM favorites f JOIN articles a ON a.id = f.article_id \
+        "SELECT 1 FROM users WHERE id IN \
+         (SELECT unnest($1::int8[]) \
+          UNION SELECT f.user_id FROM favorites f JOIN articles a ON a.id = f.article_id \
           WHERE a.author_id = ANY($1) \
           UNION SELECT followee_id FROM follows WHERE follower_id = ANY($1) \
           UNION SELECT follower_id FROM follows WHERE followee_id = ANY($1)) \
@@ -80,13 +90,33 @@ pub async fn before_deleting_user(conn: &mut Conn, user: i64) -> diesel::QueryRe
         &user,
     )
     .await?;
-    lock(conn, SHARD, &[]).await?;
+    shard(conn).await?;
     lock(
         conn,
         "SELECT 1 FROM tags WHERE id IN (SELECT t.tag_id FROM article_tags t \
          JOIN articles a ON a.id = t.article_id WHERE a.author_id = ANY($1)) \
          ORDER BY id FOR NO KEY UPDATE",
         &user,
+    )
+    .await
+}
+
+/// Locks the article a favorite is about to be added to or taken from.
+pub async fn before_favoriting(conn: &mut Conn, article: i64) -> diesel::QueryResult<()> {
+    lock(
+        conn,
+        "SELECT 1 FROM articles WHERE id = ANY($1) FOR NO KEY UPDATE",
+        &[article],
+    )
+    .await
+}
+
+/// Locks the two people a follow is about to link or unlink, by id.
+pub async fn before_following(conn: &mut Conn, people: [i64; 2]) -> diesel::QueryResult<()> {
+    lock(
+        conn,
+        "SELECT 1 FROM users WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+        &people,
     )
     .await
 }
@@ -98,8 +128,9 @@ pub async fn before_retagging(
     tags: &[i64],
 ) -> diesel::QueryResult<()> {
     diesel::sql_query(
-        "SELECT 1 FROM tags WHERE id IN (SELECT tag_id FROM article_tags WHERE article_id = $1) \
-            OR id = ANY($2) ORDER BY id FOR NO KEY UPDATE",
+        "SELECT 1 FROM tags WHERE id IN \
+         (SELECT tag_id FROM article_tags WHERE article_id = $1 UNION SELECT unnest($2::int8[])) \
+         ORDER BY id FOR NO KEY UPDATE",
     )
     .bind::<BigInt, _>(article)
     .bind::<Array<BigInt>, _>(tags)

@@ -154,20 +154,33 @@ impl User {
             .await
     }
 
-    /// Applies `changes` to the account `id` and returns the result. A new
-    /// password also ends every session and API token issued so far: whoever
-    /// knew the old one is signed out.
-    pub async fn update(conn: &mut Conn, id: i64, changes: UserChanges) -> QueryResult<User> {
+    /// Applies `changes` to the account `id` and returns the result, unless
+    /// its session generation has moved on from `generation` (the one the
+    /// request's session or token was issued under): then nothing changes
+    /// and the answer is `None`, so a request that started before "sign out
+    /// everywhere" cannot undo it. A new password also ends every session and
+    /// API token issued so far: whoever knew the old one is signed out.
+    pub async fn update(
+        conn: &mut Conn,
+        id: i64,
+        generation: i32,
+        changes: UserChanges,
+    ) -> QueryResult<Option<User>> {
         let ended = i32::from(changes.password_hash.is_some());
-        diesel::update(users::table.find(id))
-            .set((
-                changes,
-                users::updated_at.eq(diesel::dsl::now),
-                users::session_generation.eq(users::session_generation + ended),
-            ))
-            .returning(User::as_returning())
-            .get_result(conn)
-            .await
+        diesel::update(
+            users::table
+                .find(id)
+                .filter(users::session_generation.eq(generation)),
+        )
+        .set((
+            changes,
+            users::updated_at.eq(diesel::dsl::now),
+            users::session_generation.eq(users::session_generation + ended),
+        ))
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
     }
 
     /// Ends every session and API token issued so far for `id`; false if
@@ -198,8 +211,8 @@ impl User {
     /// Two index walks merged: usernames from the username index, names
     /// from the name index (skipping people whose username matches too, so
     /// nobody appears twice), both in byte order from the cursor. However
-    /// many people match and however deep the page, it reads about `limit`
-    /// entries of each.
+    /// many people match and however deep the page, it reads a bounded
+    /// number of entries of each.
     pub async fn search(
         conn: &mut Conn,
         prefix: &str,
@@ -220,11 +233,16 @@ impl User {
               WHERE lower(u.username) LIKE $1{} ORDER BY lower(u.username) {dir}, u.id {dir} LIMIT $4)",
             beyond("lower(u.username)")
         );
+        // People whose username matches too are shown by their username, so
+        // the name walk skips them; it looks at no more than 50 pages' worth
+        // of names, so a prefix shared by a great many names and usernames
+        // alike costs a bounded walk (at worst, a name-only match hidden
+        // behind over a thousand such people waits for a longer prefix).
         let names = format!(
-            "(SELECT u.*, lower(u.name) COLLATE \"C\" AS matched FROM users u \
-              WHERE u.name <> '' AND lower(u.name) COLLATE \"C\" LIKE $1 \
-                AND lower(u.username) NOT LIKE $1{} \
-              ORDER BY lower(u.name) COLLATE \"C\" {dir}, u.id {dir} LIMIT $4)",
+            "(SELECT * FROM (SELECT u.*, lower(u.name) COLLATE \"C\" AS matched FROM users u \
+              WHERE u.name <> '' AND lower(u.name) COLLATE \"C\" LIKE $1{} \
+              ORDER BY lower(u.name) COLLATE \"C\" {dir}, u.id {dir} LIMIT 50 * $4) w \
+              WHERE lower(w.username) NOT LIKE $1 ORDER BY matched {dir}, id {dir} LIMIT $4)",
             beyond("lower(u.name) COLLATE \"C\"")
         );
         let sources = if prefix.is_empty() {

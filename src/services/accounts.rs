@@ -219,9 +219,12 @@ pub async fn update(
         image: image.map(ImageUrl::into_inner),
     };
     let mut conn = state.db.write().await?;
-    let saved = User::update(&mut conn, user.id, changes)
+    // Signed out everywhere (or the password changed) since this request's
+    // session or token was checked: it may change nothing.
+    let saved = User::update(&mut conn, user.id, user.session_generation, changes)
         .await
-        .map_err(taken_error)?;
+        .map_err(taken_error)?
+        .ok_or(AppError::Unauthenticated("is invalid"))?;
     // Their name, bio and avatar appear in their profile and, as the author,
     // in their articles, their comment threads and the article lists.
     let mut forget = authored_entries(&mut conn, user.id).await?;

@@ -37,7 +37,16 @@ pub async fn list(
     viewer: Option<i64>,
 ) -> Result<ArticlePage, AppError> {
     check_filter(filter)?;
-    let mut page = fetch(state, filter, limit, Position::Offset(offset)).await?;
+    if filter.followed_by.is_some() && offset > Window::MAX_FEED_OFFSET {
+        return Err(AppError::invalid(
+            "offset",
+            format!(
+                "must be a whole number from 0 to {} in the feed",
+                Window::MAX_FEED_OFFSET
+            ),
+        ));
+    }
+    let mut page = fetch(state, filter, limit, Position::Offset(offset), true).await?;
     if let Some(viewer) = viewer {
         let mut conn = state.db.read().await?;
         personalize(&mut conn, &mut page.articles, viewer).await?;
@@ -67,7 +76,9 @@ pub async fn browse(
     check_filter(filter)?;
     let size = Window::PAGE_SIZE;
     // One more than shown says whether there is a page beyond.
-    let mut articles = fetch(state, filter, size + 1, position).await?.articles;
+    let mut articles = fetch(state, filter, size + 1, position, false)
+        .await?
+        .articles;
     let beyond = articles.len() as i64 > size;
     if beyond {
         match position {
@@ -97,13 +108,14 @@ pub async fn browse(
 }
 
 /// The articles at `position`, shared by every viewer: the first pages of
-/// the global list from the cache tier (counted), the rest from the
-/// database (counted only when asked for by offset).
+/// the global list from the cache tier (always counted, so that every
+/// cached entry is whole), the rest from the database, counted if `counted`.
 async fn fetch(
     state: &AppState,
     filter: &ArticleFilter,
     limit: i64,
     position: Position,
+    counted: bool,
 ) -> Result<ArticlePage, AppError> {
     let cacheable = match position {
         Position::Offset(offset) => {
@@ -122,11 +134,15 @@ async fn fetch(
             .get_or_load(
                 &cached::list(generation, limit, offset),
                 cached::ttl(state.cache_settings.list_ttl_secs),
-                async || load_list(state, filter, limit, position).await.map(Some),
+                async || {
+                    load_list(state, filter, limit, position, true)
+                        .await
+                        .map(Some)
+                },
             )
             .await?
             .unwrap_or_default()),
-        _ => load_list(state, filter, limit, position).await,
+        _ => load_list(state, filter, limit, position, counted).await,
     }
 }
 
@@ -149,19 +165,21 @@ fn check_filter(filter: &ArticleFilter) -> Result<(), AppError> {
     }
 }
 
-/// Reads a page; lists read by offset are counted too (from counters: see
-/// [`Article::count`]).
+/// Reads a page, and the size of the whole list if `counted` (from
+/// counters: see [`Article::count`]).
 async fn load_list(
     state: &AppState,
     filter: &ArticleFilter,
     limit: i64,
     position: Position,
+    counted: bool,
 ) -> Result<ArticlePage, AppError> {
     let mut conn = state.db.read().await?;
     let summaries = Article::list(&mut conn, filter, limit, position).await?;
-    let total = match position {
-        Position::Offset(_) => Article::count(&mut conn, filter).await?,
-        _ => 0,
+    let total = if counted {
+        Article::count(&mut conn, filter).await?
+    } else {
+        0
     };
     let articles = decorate(&mut conn, summaries).await?;
     Ok(ArticlePage { articles, total })

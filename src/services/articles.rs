@@ -226,7 +226,7 @@ async fn set_favorite(
         // The article may be deleted between the lookup and the insert.
         Favorite::add(&mut conn, user, article.id)
             .await
-            .map_err(super::unless_article_gone)?;
+            .map_err(super::unless_gone("article"))?;
     } else {
         Favorite::remove(&mut conn, user, article.id).await?;
     }

@@ -99,7 +99,7 @@ pub async fn add(
     // The article may be deleted between the lookup and the insert.
     let comment = Comment::create(&mut conn, new)
         .await
-        .map_err(super::unless_article_gone)?;
+        .map_err(super::unless_gone("article"))?;
     forget_thread(state, article.id).await;
     Ok(CommentView::of(comment, ProfileView::of(author, false)))
 }

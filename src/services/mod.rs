@@ -12,15 +12,17 @@ pub mod views;
 
 pub use views::{ArticlePage, ArticleView, CommentView, ProfileView};
 
-/// Maps the error of a write that refers to an article to 404 when the
-/// article was deleted after it was looked up (the reference then fails).
-pub(crate) fn unless_article_gone(error: diesel::result::Error) -> crate::error::AppError {
+/// Maps the error of a write that refers to `what` to 404 when `what` was
+/// deleted after it was looked up (the reference then fails).
+pub(crate) fn unless_gone(
+    what: &'static str,
+) -> impl Fn(diesel::result::Error) -> crate::error::AppError {
     use diesel::result::{DatabaseErrorKind, Error};
-    match error {
+    move |error| match error {
         Error::DatabaseError(
             DatabaseErrorKind::ForeignKeyViolation | DatabaseErrorKind::NotNullViolation,
             _,
-        ) => crate::error::AppError::NotFound("article"),
+        ) => crate::error::AppError::NotFound(what),
         other => other.into(),
     }
 }

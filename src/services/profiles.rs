@@ -119,7 +119,10 @@ pub async fn follow(
     if user.id == follower.id {
         return Err(AppError::invalid("user", "cannot follow themselves"));
     }
-    Follow::create(&mut conn, follower.id, user.id).await?;
+    // The account may be deleted between the lookup and the insert.
+    Follow::create(&mut conn, follower.id, user.id)
+        .await
+        .map_err(super::unless_gone("profile"))?;
     forget_counts(state, follower, &user).await;
     Ok(ProfileView::of(&user, true))
 }

@@ -8,8 +8,8 @@
 //! start without secrets of its own.
 
 use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -51,40 +51,59 @@ impl LocalSecrets {
         // process starting at the same moment sees no file or a complete one,
         // and whichever links first wins for both.
         let partial = dir.join(format!(".{FILE}.{}", std::process::id()));
-        let mut file = OpenOptions::new()
+        // A leftover of an earlier run that died with this process id (in a
+        // container, every run may be process 1).
+        let _ = std::fs::remove_file(&partial);
+        let written = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW)
             .open(&partial)
-            .with_context(|| format!("creating {}", partial.display()))?;
-        file.write_all(text.as_bytes())
-            .and_then(|()| file.sync_all())
-            .with_context(|| format!("writing {}", partial.display()))?;
-        let linked = std::fs::hard_link(&partial, &path);
+            .and_then(|mut file| {
+                file.write_all(text.as_bytes())
+                    .and_then(|()| file.sync_all())
+            });
+        let linked = written.and_then(|()| std::fs::hard_link(&partial, &path));
         let _ = std::fs::remove_file(&partial);
         match linked {
             Ok(()) => Ok(secrets),
             Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Self::read(&path)?
                 .with_context(|| format!("{} vanished while being read", path.display())),
-            Err(error) => Err(error).with_context(|| format!("saving {}", path.display())),
+            Err(error) => Err(error).with_context(|| format!("writing {}", path.display())),
         }
     }
 
     fn read(path: &Path) -> anyhow::Result<Option<Self>> {
-        let metadata = match std::fs::symlink_metadata(path) {
-            Ok(metadata) => metadata,
+        // Opened without following a link, then checked as opened: a file
+        // someone else planted or can read is refused.
+        let opened = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path);
+        let mut file = match opened {
+            Ok(file) => file,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) if error.raw_os_error() == Some(libc::ELOOP) => bail!(
+                "{} is not a regular file but a symbolic link: remove it and start again",
+                path.display()
+            ),
             Err(error) => return Err(error).with_context(|| format!("reading {}", path.display())),
         };
-        if !metadata.is_file() {
+        let metadata = file
+            .metadata()
+            .with_context(|| format!("reading {}", path.display()))?;
+        let ours = metadata.uid() == nix::unistd::geteuid().as_raw();
+        if !metadata.is_file() || !ours || metadata.mode() & 0o077 != 0 {
             bail!(
-                "{} is not a regular file: remove it and start again",
+                "{} is not a regular file that only this user can read: check who made it, \
+                 then remove it and start again (new secrets sign everyone out)",
                 path.display()
             );
         }
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut text = String::new();
+        file.read_to_string(&mut text)
+            .with_context(|| format!("reading {}", path.display()))?;
         let secrets = toml::from_str(&text).with_context(|| {
             format!(
                 "{} is damaged: delete it to make new secrets (signing everyone out)",
@@ -156,5 +175,20 @@ mod tests {
         };
         let error = error.to_string();
         assert!(error.contains("not a regular file"), "{error}");
+    }
+
+    #[test]
+    fn a_secrets_file_others_can_read_is_refused_and_leftovers_do_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let leftover = dir.path().join(format!(".{FILE}.{}", std::process::id()));
+        std::fs::write(&leftover, "half written").unwrap();
+        LocalSecrets::load_or_create(dir.path()).unwrap();
+        assert!(!leftover.exists());
+        let path = dir.path().join(FILE);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let Err(error) = LocalSecrets::load_or_create(dir.path()) else {
+            panic!("a readable secrets file was used");
+        };
+        assert!(error.to_string().contains("only this user"), "{error}");
     }
 }

@@ -158,12 +158,12 @@ async fn every_list_costs_the_same_few_queries_at_any_length() {
             ("api comments", 3),
             ("api profile", 1),
             ("api tags", 1),
-            ("home", 5),
-            ("home, signed in", 8),
-            ("your feed", 8),
+            ("home", 4),
+            ("home, signed in", 7),
+            ("your feed", 7),
             ("article page", 5),
             ("article page, signed in", 9),
-            ("profile page", 6),
+            ("profile page", 5),
             ("people", 2),
         ]
     );

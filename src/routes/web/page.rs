@@ -55,7 +55,8 @@ impl Page {
 
     /// The anti-forgery token for this page's forms.
     pub fn csrf_token(&self) -> String {
-        self.browser.csrf_token()
+        self.browser
+            .csrf_token(self.claim.as_ref().map(|claim| claim.session_id.as_str()))
     }
 
     /// The notice left by the previous request, shown once.
@@ -142,7 +143,7 @@ impl FromRequest for Page {
                         User::find_for_session(&mut conn, claim.user_id, &claim.session_id).await?;
                     match found {
                         Some((user, false)) if claim.is_current(&user) => {
-                            session::touch(&page.session);
+                            session::touch(&page.session, page.idle);
                             page.viewer = Some(user);
                             page.claim = Some(claim);
                         }
@@ -196,11 +197,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for VerifiedForm<T> {
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let browser = Browser::of(request);
+        let session_id = session::session_id(&request.get_session());
         // Unreadable or oversized forms are answered by the form configuration's handler.
         let form = web::Form::<WithToken<T>>::from_request(request, payload);
         Box::pin(async move {
             let WithToken { csrf_token, fields } = form.await?.into_inner();
-            if !browser.csrf_matches(&csrf_token) {
+            if !browser.csrf_matches(session_id.as_deref(), &csrf_token) {
                 return Err(PageError(AppError::CsrfRejected).into());
             }
             Ok(VerifiedForm(fields))

@@ -49,15 +49,16 @@ pub async fn update(
         },
     )
     .await?;
-    // A new password revoked every older token, so this one gets a new
-    // token; otherwise the presented token comes back unchanged, so that no
-    // call can extend a token's life.
-    let token = if saved.session_generation == user.session_generation {
+    // A new password (set by this request: the update refuses to run if the
+    // generation moved meanwhile) revoked every older token, so this client
+    // gets a new one; otherwise the presented token comes back unchanged, so
+    // that no call can extend a token's life.
+    let token = if changes.password.is_some() {
+        state.tokens.issue(&saved)?
+    } else {
         presented_token(&request)?
             .ok_or(AppError::Unauthenticated("is missing"))?
             .to_string()
-    } else {
-        state.tokens.issue(&saved)?
     };
     Ok(HttpResponse::Ok().json(UserBody::new(&saved, &token)))
 }

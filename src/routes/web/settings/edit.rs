@@ -56,7 +56,9 @@ pub async fn submit(
     match accounts::update(&state, user, update).await {
         Ok(saved) => {
             // A new password signed every other browser out; not this one.
-            page.remember(&saved)?;
+            if !form.password.is_empty() {
+                page.remember(&saved)?;
+            }
             page.flash("Your settings have been saved.");
             Ok(see_other(&format!("/profile/{}", saved.username)))
         }
