@@ -18,8 +18,15 @@ deps: ## Install the system packages the app needs (PostgreSQL)
 	@scripts/ensure-packages postgresql
 
 .PHONY: test-deps
-test-deps: deps ## Install the system packages the tests need (Chromium, chromedriver, nginx, HAProxy, Redis)
+test-deps: deps node_modules/.package-lock.json ## Install what the tests need (Chromium, chromedriver, nginx, HAProxy, Redis; axe-core from npm)
 	@scripts/ensure-packages chromium chromium-driver nginx haproxy redis-server
+
+# axe-core, the accessibility checker the browser test runs in every page,
+# pinned in package.json and package-lock.json. Installed again only when
+# those change; Node.js and npm come from the distribution if missing.
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || scripts/ensure-packages nodejs npm
+	npm ci --no-audit --no-fund
 
 .PHONY: build
 build: deps ## Build the release binary

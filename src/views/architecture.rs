@@ -87,6 +87,9 @@ pub struct Diagram {
     pub height: i32,
     pub nodes: Vec<Node>,
     pub edges: Vec<Edge>,
+    /// The drawing in words: the path this request took, for readers who
+    /// cannot see the picture.
+    pub description: String,
 }
 
 const BOX_WIDTH: i32 = 190;
@@ -147,8 +150,11 @@ impl Diagram {
             "client",
             true,
         );
-        let front = split_label(&architecture.front)
-            .map(|(kind, address)| node(1, middle, display_name(&kind), address, "proxy", true));
+        let front_label =
+            split_label(&architecture.front).map(|(kind, address)| (display_name(&kind), address));
+        let front = front_label
+            .clone()
+            .map(|(name, address)| node(1, middle, name, address, "proxy", true));
         let app_column = if front.is_some() { 2 } else { 1 };
         let top = height / 2 - (rows * ROW - (ROW - BOX_HEIGHT)) / 2;
         let apps: Vec<Node> = servers
@@ -171,11 +177,21 @@ impl Diagram {
                 )
             })
             .collect();
+        let static_server = split_label(&architecture.static_server)
+            .filter(|_| front.is_some())
+            .map(|(kind, address)| (display_name(&kind), address));
         let database_label = if architecture.database.is_empty() {
             request.database_node.clone()
         } else {
             architecture.database.clone()
         };
+        let description = describe(
+            front_label.as_ref(),
+            &servers,
+            request,
+            &database_label,
+            static_server.as_ref(),
+        );
         let database = node(
             app_column + 1,
             middle,
@@ -220,13 +236,11 @@ impl Diagram {
                 edges.push(edge(app, cache, app.lit && cache.lit));
             }
         }
-        if let (Some(front), Some((kind, address))) =
-            (&front, split_label(&architecture.static_server))
-        {
+        if let (Some(front), Some((kind, address))) = (&front, static_server) {
             let below = node(
                 1,
                 height - MARGIN - BOX_HEIGHT + 10,
-                display_name(&kind),
+                kind,
                 address,
                 "static",
                 false,
@@ -251,8 +265,91 @@ impl Diagram {
             height: height + 20,
             nodes,
             edges,
+            description,
         }
     }
+}
+
+/// Says in sentences what the diagram shows: where the request went, which
+/// app server answered, what it asked the database and the cache.
+fn describe(
+    front: Option<&(String, String)>,
+    servers: &[(String, String)],
+    request: &ThisRequest,
+    database: &str,
+    static_server: Option<&(String, String)>,
+) -> String {
+    let at = |name: &str, address: &str| {
+        if address.is_empty() {
+            name.to_string()
+        } else {
+            format!("{name} at {address}")
+        }
+    };
+    let mut sentences = Vec::new();
+    let answering = servers
+        .iter()
+        .find(|(name, _)| *name == request.app_server)
+        .map_or_else(
+            || request.app_server.clone(),
+            |(name, address)| at(name, address),
+        );
+    let mut path = format!("Your browser ({}) sent this request ", request.client);
+    match front {
+        Some((name, address)) => path.push_str(&format!(
+            "to {}, which passed it to app server {answering}",
+            at(name, address)
+        )),
+        None => path.push_str(&format!("straight to app server {answering}")),
+    }
+    if servers.len() > 1 {
+        let names: Vec<&str> = servers.iter().map(|(name, _)| name.as_str()).collect();
+        path.push_str(&format!(
+            ", one of {} ({})",
+            servers.len(),
+            names.join(", ")
+        ));
+    }
+    sentences.push(format!("{path}."));
+    sentences.push(match request.queries {
+        0 => format!(
+            "{} did not query the PostgreSQL database ({database}).",
+            request.app_server
+        ),
+        1 => format!(
+            "{} made 1 query to the PostgreSQL database at {database}.",
+            request.app_server
+        ),
+        queries => format!(
+            "{} made {queries} queries to the PostgreSQL database at {database}.",
+            request.app_server
+        ),
+    });
+    if let Some(tier) = &request.cache_tier {
+        sentences.push(match request.cache {
+            Some(CacheOutcome::Hit) => {
+                format!("The cache ({tier}) answered every read: a cache hit.")
+            }
+            Some(CacheOutcome::Miss) => {
+                format!(
+                    "The cache ({tier}) missed, so the reads went to the database: a cache miss."
+                )
+            }
+            Some(CacheOutcome::Bypass) => {
+                format!("The cache ({tier}) was skipped: a cache bypass.")
+            }
+            None => format!("The cache ({tier}) was not asked."),
+        });
+    } else {
+        sentences.push("There is no cache tier.".to_string());
+    }
+    if let Some((name, address)) = static_server {
+        sentences.push(format!(
+            "{} serves the static files and was not on this request's path.",
+            at(name, address)
+        ));
+    }
+    sentences.join(" ")
 }
 
 /// `"haproxy 127.0.0.1:8080"` → `("haproxy", "127.0.0.1:8080")`.
@@ -331,6 +428,12 @@ mod tests {
         assert_eq!(kinds, ["client", "app", "database"]);
         assert!(diagram.nodes.iter().all(|node| node.lit));
         assert_eq!(diagram.edges.len(), 2);
+        assert_eq!(
+            diagram.description,
+            "Your browser (198.51.100.7) sent this request straight to app server laptop:8000. \
+             laptop:8000 made 2 queries to the PostgreSQL database at 127.0.2.1:5432. \
+             There is no cache tier."
+        );
     }
 
     #[test]
@@ -370,6 +473,14 @@ mod tests {
                 .iter()
                 .all(|node| node.y + node.height <= diagram.height)
         );
+        assert_eq!(
+            diagram.description,
+            "Your browser (198.51.100.7) sent this request to HAProxy at 127.0.0.1:8080, \
+             which passed it to app server app-2 at 127.0.1.2:8000, one of 3 (app-1, app-2, app-3). \
+             app-2 made 2 queries to the PostgreSQL database at 127.0.2.1:5432. \
+             There is no cache tier. \
+             nginx at 127.0.0.1:8081 serves the static files and was not on this request's path."
+        );
     }
 }
 
@@ -402,5 +513,15 @@ mod cache_tests {
         assert!(!lit("database"));
         assert_eq!(request.cache_text(), "hit");
         assert!(diagram.nodes.iter().all(|node| node.y >= 0));
+        assert!(
+            diagram
+                .description
+                .contains("did not query the PostgreSQL database")
+        );
+        assert!(
+            diagram
+                .description
+                .contains("The cache (Redis 127.0.3.1:6379) answered every read: a cache hit.")
+        );
     }
 }
