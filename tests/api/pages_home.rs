@@ -117,6 +117,7 @@ async fn long_lists_page_by_newer_and_older_links() {
     let newer = second.attr(".pager a[rel=prev]", "href").unwrap();
     let back = browser.get(&newer).await;
     let junk = browser.get("/?before=junk&after=%00").await;
+    let out_of_range = browser.get("/?before=-300000000000000000.1").await;
     let ancient = browser.get("/?before=1.1").await;
 
     assert_eq!(first.texts(".preview").len(), 10);
@@ -131,6 +132,8 @@ async fn long_lists_page_by_newer_and_older_links() {
     assert_eq!(back.texts(".pager a"), ["Older →"]);
     assert_eq!(junk.status, StatusCode::OK);
     assert_eq!(junk.text_of(".preview h2"), "Article 12");
+    assert_eq!(out_of_range.status, StatusCode::OK);
+    assert_eq!(out_of_range.text_of(".preview h2"), "Article 12");
     assert_eq!(ancient.status, StatusCode::OK);
     assert!(ancient.texts(".preview").is_empty());
 }
