@@ -141,6 +141,14 @@ load: build load-deps ## Drive traffic through the running phase's front door (D
 bench: build-tiers phase-deps load-deps ## What the cache buys: phase 3 vs phase 4 on the same data (DURATION=15 s a run)
 	$(TIERS_BIN) bench $(if $(DURATION),--duration $(DURATION),)
 
+.PHONY: bench-scale
+bench-scale: build phase-deps load-deps ## Every endpoint on 10k users/20k articles vs 1M/2M (USERS=, ARTICLES=, DURATION=3 s a run)
+	$(RELEASE_BIN) bench scale $(if $(USERS),--users $(USERS),) $(if $(ARTICLES),--articles $(ARTICLES),) $(if $(DURATION),--duration $(DURATION),)
+
+.PHONY: bench-signin
+bench-signin: build phase-deps load-deps ## Reads' p50/p99 alone and during a sign-in storm; sign-ins/s vs cores ÷ hash time (DURATION=10)
+	$(RELEASE_BIN) bench signin $(if $(DURATION),--duration $(DURATION),)
+
 .PHONY: lint
 lint: ## Check formatting and lints
 	$(CARGO) fmt --all -- --check

@@ -1,15 +1,24 @@
-//! `million bench`: what the cache tier buys, measured.
+//! `million bench`: what the architecture buys and what it costs, measured.
 //!
-//! Stands up phase 3 and then phase 4 on the same data with the same binary,
-//! drives the same read mix (profiles and articles, API and pages) through
-//! the front door of each, and reports throughput, latency at one fixed rate
-//! and database queries per request — as ratios of phase 4 to phase 3, since
-//! absolute numbers on a shared machine mean little.
+//! Three legs, each reporting ratios against a reference measured in the
+//! same run, since absolute numbers on a shared machine mean little:
+//! - (no subcommand) the cache tier: phase 3 and then phase 4 on the same
+//!   data with the same binary, the same read mix (profiles and articles,
+//!   API and pages) through the front door of each: throughput, latency at
+//!   one fixed rate and database queries per request, phase 4 ÷ phase 3;
+//! - `scale`: every endpoint on a small and a large data set
+//!   ([`scale`]);
+//! - `signin`: reads while sign-ins saturate the password hashing
+//!   ([`signin`]).
+
+mod dataset;
+pub mod scale;
+pub mod signin;
 
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::Args;
+use clap::{Args, Subcommand};
 use rand::seq::SliceRandom;
 
 use crate::load::{Measurement, run_oha, run_wrk, tempfile_dir, tool};
@@ -18,9 +27,28 @@ use crate::stack::components::app_conninfo;
 use crate::stack::plan::Plan;
 use crate::stack::secrets::Secrets;
 
-/// Options of `million bench`.
+/// Options of `million bench`: a leg, or the cache comparison's own options.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    #[command(subcommand)]
+    pub leg: Option<Leg>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// The legs besides the cache comparison.
+#[derive(Debug, Subcommand)]
+pub enum Leg {
+    /// Every endpoint on a small and a large data set: does it keep half its throughput?
+    Scale(scale::ScaleArgs),
+    /// Reads' latency while sign-ins saturate the password hashing.
+    Signin(signin::SigninArgs),
+}
+
+/// Options of the cache comparison (`million bench` alone).
+#[derive(Debug, Args)]
+pub struct CacheArgs {
     /// Seconds each measurement runs.
     #[arg(long, default_value_t = 15)]
     pub duration: u64,
@@ -43,8 +71,17 @@ struct PhaseResult {
     hit_ratio: Option<f64>,
 }
 
-/// Runs the comparison and prints it.
+/// Runs the leg asked for.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    match args.leg {
+        Some(Leg::Scale(scale)) => scale::run(scale).await,
+        Some(Leg::Signin(signin)) => signin::run(signin).await,
+        None => compare_cache(args.cache).await,
+    }
+}
+
+/// Runs the cache comparison and prints it.
+async fn compare_cache(args: CacheArgs) -> anyhow::Result<()> {
     if crate::tiers::require("cache", "the cache benchmark").is_err()
         || crate::tiers::require("stateless-sessions", "the cache benchmark").is_err()
     {
@@ -118,8 +155,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Seeds `.million/bench`'s database up to the requested size.
-async fn seed_to_size(conninfo: &str, users: u64, articles: u64) -> anyhow::Result<()> {
+/// Seeds the database at `conninfo` up to the requested size; whether it
+/// had to.
+async fn seed_to_size(conninfo: &str, users: u64, articles: u64) -> anyhow::Result<bool> {
     let (client, connection) = tokio_postgres::connect(conninfo, tokio_postgres::NoTls).await?;
     let driver = tokio::spawn(connection);
     let have_users: i64 = client
@@ -141,8 +179,9 @@ async fn seed_to_size(conninfo: &str, users: u64, articles: u64) -> anyhow::Resu
             false,
         )
         .await?;
+        return Ok(true);
     }
-    Ok(())
+    Ok(false)
 }
 
 /// The read mix: profiles and articles through the API and as pages.
@@ -218,7 +257,7 @@ async fn sample(front: &str, paths: &[String]) -> anyhow::Result<(f64, Option<f6
     ))
 }
 
-fn print_report(results: &[PhaseResult], rate: u64, args: &BenchArgs, urls: usize) {
+fn print_report(results: &[PhaseResult], rate: u64, args: &CacheArgs, urls: usize) {
     let [phase3, phase4] = results else {
         return;
     };

@@ -46,7 +46,9 @@ pub enum Command {
     /// Drive traffic through the running phase's front door and report
     /// requests/s, p50/p99 latency and errors.
     Load(crate::load::LoadArgs),
-    /// Measure what the cache tier buys: phase 3 against phase 4, same data.
+    /// Measure what the architecture buys: the cache tier (phase 3 against
+    /// phase 4), `scale` (every endpoint on small and large data), `signin`
+    /// (reads during a sign-in storm).
     Bench(crate::bench::BenchArgs),
     /// Stand up a phase of the scaling road on this machine, and manage it.
     Stack {

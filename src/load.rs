@@ -227,33 +227,96 @@ pub(crate) fn run_wrk(
     seconds: u64,
     connections: u64,
 ) -> anyhow::Result<Measurement> {
-    let script = work.join("mix.lua");
-    let quoted: Vec<String> = paths.iter().map(|path| format!("{path:?}")).collect();
-    std::fs::write(
-        &script,
-        format!(
-            "local paths = {{ {} }}\n\
-             local n = 0\n\
-             request = function()\n\
-             \x20 n = n + 1\n\
-             \x20 return wrk.format(\"GET\", paths[(n % #paths) + 1])\n\
-             end\n",
-            quoted.join(", ")
-        ),
-    )?;
+    let requests: Vec<Request> = paths.iter().map(|path| Request::get(path)).collect();
     let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
+        .map_or(2, |n| n.get() as u64)
         .max(1);
-    let mut command = Command::new(wrk);
+    run_wrk_with(&WrkRun {
+        wrk,
+        target,
+        requests: &requests,
+        work,
+        seconds,
+        connections,
+        threads,
+        progress: true,
+    })
+}
+
+/// A request for wrk to send: method, path, headers and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub method: &'static str,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
+impl Request {
+    /// `GET path`.
+    pub fn get(path: &str) -> Self {
+        Self {
+            method: "GET",
+            path: path.to_string(),
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// `POST path` with a JSON body.
+    pub fn post_json(path: &str, body: String) -> Self {
+        Self {
+            method: "POST",
+            path: path.to_string(),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: Some(body),
+        }
+    }
+
+    /// The same request with one more header.
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+}
+
+/// One wrk run: `requests` sent in turn over `connections` for `seconds`.
+pub(crate) struct WrkRun<'a> {
+    pub wrk: &'a Path,
+    pub target: &'a str,
+    pub requests: &'a [Request],
+    /// A folder for the script.
+    pub work: &'a Path,
+    pub seconds: u64,
+    pub connections: u64,
+    pub threads: u64,
+    /// Show a progress bar (off when another tool shows one meanwhile).
+    pub progress: bool,
+}
+
+/// Runs wrk and reads its report.
+pub(crate) fn run_wrk_with(run: &WrkRun) -> anyhow::Result<Measurement> {
+    static SCRIPTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let number = SCRIPTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let script = run.work.join(format!("wrk-{number}.lua"));
+    std::fs::write(&script, wrk_script(run.requests))?;
+    let mut command = Command::new(run.wrk);
     command
-        .arg(format!("-t{threads}"))
-        .arg(format!("-c{connections}"))
-        .arg(format!("-d{seconds}s"))
+        .arg(format!(
+            "-t{}",
+            run.threads.clamp(1, run.connections.max(1))
+        ))
+        .arg(format!("-c{}", run.connections))
+        .arg(format!("-d{}s", run.seconds))
         .arg("--latency")
         .arg("-s")
         .arg(&script)
-        .arg(target);
-    let output = run_with_progress(command, seconds, "wrk")?;
+        .arg(run.target);
+    let output = if run.progress {
+        run_with_progress(command, run.seconds, "wrk")?
+    } else {
+        command.output().context("running wrk")?
+    };
     let text = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         bail!(
@@ -263,6 +326,60 @@ pub(crate) fn run_wrk(
         );
     }
     parse_wrk(&text).with_context(|| format!("reading wrk's report:\n{text}"))
+}
+
+/// A wrk script that sends `requests` in turn (each thread walks the list from its start).
+pub fn wrk_script(requests: &[Request]) -> String {
+    let formatted: Vec<String> = requests
+        .iter()
+        .map(|request| {
+            let headers: Vec<String> = request
+                .headers
+                .iter()
+                .map(|(name, value)| format!("[{}] = {}", lua_string(name), lua_string(value)))
+                .collect();
+            format!(
+                "wrk.format({}, {}, {{ {} }}, {})",
+                lua_string(request.method),
+                lua_string(&request.path),
+                headers.join(", "),
+                request
+                    .body
+                    .as_deref()
+                    .map_or("nil".to_string(), lua_string)
+            )
+        })
+        .collect();
+    format!(
+        "local requests = {{}}\n\
+         local n = 0\n\
+         init = function(args)\n\
+         \x20 requests = {{ {} }}\n\
+         end\n\
+         request = function()\n\
+         \x20 n = n + 1\n\
+         \x20 return requests[(n % #requests) + 1]\n\
+         end\n",
+        formatted.join(",\n    ")
+    )
+}
+
+/// `text` as a Lua string literal: printable ASCII as is, every other byte escaped.
+fn lua_string(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for byte in text.bytes() {
+        match byte {
+            b'"' | b'\\' => {
+                quoted.push('\\');
+                quoted.push(byte as char);
+            }
+            0x20..=0x7e => quoted.push(byte as char),
+            other => quoted.push_str(&format!("\\{other:03}")),
+        }
+    }
+    quoted.push('"');
+    quoted
 }
 
 /// Runs a load tool for about `seconds`, showing a bar as time passes.
@@ -463,6 +580,21 @@ Transfer/sec:     51.20MB
         assert_eq!(measured.p50_ms, 9.5);
         assert!((measured.p99_ms - 0.95).abs() < 1e-9);
         assert_eq!(measured.errors, 9);
+    }
+
+    #[test]
+    fn wrk_scripts_carry_methods_headers_and_bodies() {
+        let script = wrk_script(&[
+            Request::get("/api/user").with_header("Authorization", "Token a.b.c"),
+            Request::post_json("/api/users/login", r#"{"user":{"email":"é"}}"#.to_string()),
+        ]);
+        assert!(script.contains(
+            r#"wrk.format("GET", "/api/user", { ["Authorization"] = "Token a.b.c" }, nil)"#
+        ));
+        assert!(script.contains(r#"["Content-Type"] = "application/json""#));
+        // Quotes are escaped and bytes beyond ASCII are spelled out.
+        assert!(script.contains(r#""{\"user\":{\"email\":\"\195\169\"}}""#));
+        assert!(script.contains("return requests[(n % #requests) + 1]"));
     }
 
     #[test]
