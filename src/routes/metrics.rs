@@ -62,6 +62,13 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     );
     metric(
         &mut out,
+        "million_cache_waiting",
+        "gauge",
+        "Reads waiting right now for another caller's refill.",
+        &[("", cache.waiting)],
+    );
+    metric(
+        &mut out,
         "million_cache_errors_total",
         "counter",
         "Redis calls that failed or timed out.",

@@ -9,6 +9,8 @@ mod api_users;
 mod browser;
 #[cfg(feature = "cache")]
 mod cache;
+#[cfg(feature = "cache")]
+mod cache_recovery;
 mod health;
 mod helpers;
 mod pages_account;

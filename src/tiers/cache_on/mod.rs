@@ -13,18 +13,20 @@
 //!   caller, while the others keep reading the current value.
 //! - Every call has a short timeout; failures open a circuit breaker that
 //!   leaves Redis alone for a while, then probes it. Reads fall back to the
-//!   database; invalidations that could not be delivered are replayed when
-//!   Redis is back. Nothing answers 5xx because of the cache.
+//!   database; invalidations that could not be delivered are queued and
+//!   replayed, and reads bypass the cache until they have been
+//!   ([`delivery`]). Nothing answers 5xx because of the cache.
 
 mod breaker;
+mod delivery;
 mod envelope;
 mod locks;
+mod pending;
 #[cfg(test)]
 mod tests;
 
-use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,6 +38,7 @@ use serde::de::DeserializeOwned;
 use breaker::{Breaker, Permit, Transition};
 use envelope::{Envelope, now_ms};
 use locks::{KeyLocks, Waiting};
+use pending::Pending;
 
 use crate::error::AppError;
 use crate::report::{self, CacheOutcome};
@@ -43,8 +46,6 @@ use crate::settings::CacheSettings;
 
 /// Bumped whenever a cached shape changes: old entries are then never read.
 const SCHEMA: u32 = 1;
-/// Invalidations kept while Redis is unreachable, to replay when it is back.
-const PENDING_LIMIT: usize = 10_000;
 
 /// Stores `ARGV[2]` under `KEYS[1]` for `ARGV[3]` ms only if this caller
 /// still holds the lease `KEYS[2]` (`ARGV[1]`), then drops the lease.
@@ -76,22 +77,18 @@ fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Invalidations waiting for Redis to come back.
-#[derive(Default)]
-struct Pending {
-    keys: VecDeque<String>,
-    generations: VecDeque<String>,
-    /// Too many were lost to replay: drop every entry instead.
-    overflowed: bool,
-}
-
 struct Inner {
     pool: deadpool_redis::Pool,
     settings: CacheSettings,
     breaker: Breaker,
     locks: KeyLocks,
     counters: Counters,
+    /// Invalidations not yet delivered to Redis.
     pending: Mutex<Pending>,
+    /// Whether `pending` holds anything: reads bypass the cache meanwhile.
+    undelivered: AtomicBool,
+    /// Held by the one caller replaying `pending`.
+    replaying: tokio::sync::Mutex<()>,
     prefix: String,
     fill: redis::Script,
 }
@@ -152,6 +149,8 @@ impl Cache {
                 locks: KeyLocks::default(),
                 counters: Counters::default(),
                 pending: Mutex::new(Pending::default()),
+                undelivered: AtomicBool::new(false),
+                replaying: tokio::sync::Mutex::new(()),
                 prefix: format!("million:v{SCHEMA}:"),
                 fill: redis::Script::new(FILL_SCRIPT),
             })),
@@ -294,12 +293,7 @@ impl Cache {
         if invalidation.keys.is_empty() && invalidation.generations.is_empty() {
             return;
         }
-        if !inner
-            .deliver(&invalidation.keys, &invalidation.generations)
-            .await
-        {
-            inner.queue(invalidation);
-        }
+        inner.invalidate(invalidation).await;
     }
 
     /// Counters for `/metrics`.
@@ -339,7 +333,7 @@ impl Inner {
 
     /// Runs one Redis call with the time limit and the breaker; `None` when
     /// Redis is unavailable.
-    async fn call<T>(
+    async fn attempt<T>(
         self: &Arc<Self>,
         work: impl AsyncFnOnce(&mut deadpool_redis::Connection) -> redis::RedisResult<T>,
     ) -> Option<T> {
@@ -350,11 +344,6 @@ impl Inner {
             Ok(value) => {
                 if permit.success() == Transition::Recovered {
                     tracing::info!("Redis answers again: the cache is back on");
-                    // What this call read predates the invalidations missed
-                    // meanwhile: deliver them, and let this caller use the database.
-                    if self.replay().await {
-                        return None;
-                    }
                 }
                 Some(value)
             }
@@ -363,6 +352,20 @@ impl Inner {
                 None
             }
         }
+    }
+
+    /// A call that reads (or fills) the cache: `None` while invalidations
+    /// wait to be delivered, since Redis may still hold what they replace —
+    /// this caller delivers them if nobody else is, and uses the database.
+    async fn call<T>(
+        self: &Arc<Self>,
+        work: impl AsyncFnOnce(&mut deadpool_redis::Connection) -> redis::RedisResult<T>,
+    ) -> Option<T> {
+        if self.undelivered.load(Ordering::SeqCst) {
+            self.replay().await;
+            return None;
+        }
+        self.attempt(work).await
     }
 
     /// Counts a failed call (`permit` its leave, if it had one).
@@ -502,132 +505,5 @@ impl Inner {
             }
         }
         Ok(entry.value)
-    }
-
-    /// Deletes entries (and their leases) and advances generations; false
-    /// when Redis could not be reached.
-    async fn deliver(self: &Arc<Self>, keys: &[String], generations: &[String]) -> bool {
-        let pipeline = self.pipeline(keys, generations);
-        self.call(async |conn| pipeline.query_async::<()>(conn).await)
-            .await
-            .is_some()
-    }
-
-    /// One round trip deleting entries with their leases and advancing generations.
-    fn pipeline(&self, keys: &[String], generations: &[String]) -> redis::Pipeline {
-        let mut pipeline = redis::pipe();
-        for key in keys {
-            let full = format!("{}{key}", self.prefix);
-            pipeline
-                .del(&full)
-                .ignore()
-                .del(format!("{full}:lease"))
-                .ignore();
-        }
-        for name in generations {
-            pipeline
-                .incr(format!("{}gen:{name}", self.prefix), 1)
-                .ignore();
-        }
-        pipeline
-    }
-
-    fn queue(&self, invalidation: Invalidation) {
-        let mut pending = self
-            .pending
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        pending.keys.extend(invalidation.keys);
-        pending.generations.extend(invalidation.generations);
-        if pending.keys.len() + pending.generations.len() > PENDING_LIMIT {
-            pending.keys.clear();
-            pending.generations.clear();
-            pending.overflowed = true;
-        }
-    }
-
-    /// Delivers what could not be delivered while Redis was away; says
-    /// whether there was anything to deliver.
-    async fn replay(&self) -> bool {
-        let (keys, generations, overflowed) = {
-            let mut pending = self
-                .pending
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let overflowed = std::mem::take(&mut pending.overflowed);
-            (
-                pending.keys.drain(..).collect::<Vec<_>>(),
-                pending.generations.drain(..).collect::<Vec<_>>(),
-                overflowed,
-            )
-        };
-        if keys.is_empty() && generations.is_empty() && !overflowed {
-            return false;
-        }
-        let delivered = if overflowed {
-            self.forget_everything().await
-        } else {
-            let pipeline = self.pipeline(&keys, &generations);
-            self.raw(async |conn| pipeline.query_async::<()>(conn).await)
-                .await
-                .is_ok()
-        };
-        if delivered {
-            tracing::info!("delivered the invalidations missed while Redis was away");
-        } else {
-            self.queue(Invalidation { keys, generations });
-            if overflowed {
-                self.pending
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .overflowed = true;
-            }
-            self.failed(None, "replaying missed invalidations failed");
-        }
-        true
-    }
-
-    /// Drops every entry of ours (after losing track of invalidations).
-    async fn forget_everything(&self) -> bool {
-        let pattern = format!("{}*", self.prefix);
-        let mut cursor: u64 = 0;
-        loop {
-            let step: Result<(u64, Vec<String>), String> = self
-                .raw(async |conn| {
-                    redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(&pattern)
-                        .arg("COUNT")
-                        .arg(1000)
-                        .query_async(conn)
-                        .await
-                })
-                .await;
-            let Ok((next, keys)) = step else {
-                return false;
-            };
-            if !keys.is_empty()
-                && self
-                    .raw(async |conn| {
-                        redis::cmd("UNLINK")
-                            .arg(&keys)
-                            .query_async::<()>(conn)
-                            .await
-                    })
-                    .await
-                    .is_err()
-            {
-                return false;
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-        tracing::warn!(
-            "too many invalidations were missed while Redis was away: dropped every cache entry"
-        );
-        true
     }
 }
