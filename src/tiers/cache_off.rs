@@ -40,7 +40,7 @@ impl Cache {
         load: F,
     ) -> Result<Option<T>, AppError>
     where
-        T: Serialize + DeserializeOwned,
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<T>, AppError>>,
     {

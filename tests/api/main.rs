@@ -10,6 +10,8 @@ mod browser;
 #[cfg(feature = "cache")]
 mod cache;
 #[cfg(feature = "cache")]
+mod cache_near;
+#[cfg(feature = "cache")]
 mod cache_recovery;
 mod health;
 mod helpers;

@@ -1,7 +1,9 @@
-//! Getting invalidations to Redis: one round trip deletes the entries (with
-//! their leases) and advances generations. What cannot be delivered is
-//! queued; until the queue has been delivered, reads bypass the cache,
-//! because Redis may still hold entries those writes replaced.
+//! Getting invalidations to Redis and to the other servers: one round trip
+//! deletes the entries (with their leases), advances generations and
+//! publishes what every near cache must drop. What cannot be delivered is
+//! queued; until the queue has been delivered, reads bypass the cache (both
+//! Redis and the near cache), because Redis may still hold entries those
+//! writes replaced.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -9,14 +11,19 @@ use std::sync::atomic::Ordering;
 use deadpool_redis::redis;
 
 use super::breaker::Transition;
-use super::pending::Pending;
+use super::pending::{Batch, Pending};
+use super::subscriber::Message;
 use super::{Inner, Invalidation};
 
 impl Inner {
     /// Forgets what a committed write changed, here and in Redis; says
     /// whether Redis has it (false: queued, to be replayed).
     pub(super) async fn invalidate(self: &Arc<Self>, invalidation: Invalidation) -> bool {
-        if self.undelivered.load(Ordering::SeqCst) {
+        let near_keys = self.near_keys(&invalidation.keys, &invalidation.generations);
+        for key in &near_keys {
+            self.near.forget(key);
+        }
+        let delivered = if self.undelivered.load(Ordering::SeqCst) {
             // Behind what is already waiting, in order.
             self.queue(invalidation);
             self.replay().await
@@ -25,11 +32,26 @@ impl Inner {
         } else {
             self.queue(invalidation);
             false
+        };
+        // A read here that fetched the old value from Redis before it was
+        // deleted there may have kept it since the first eviction.
+        for key in &near_keys {
+            self.near.forget(key);
         }
+        delivered
     }
 
-    /// Deletes entries (and their leases) and advances generations; false
-    /// when Redis could not be reached.
+    /// The near-cache keys an invalidation drops: its entries and the
+    /// generations it advances.
+    fn near_keys(&self, keys: &[String], generations: &[String]) -> Vec<String> {
+        keys.iter()
+            .map(|key| format!("{}{key}", self.prefix))
+            .chain(generations.iter().map(|name| self.generation_key(name)))
+            .collect()
+    }
+
+    /// Deletes entries (and their leases), advances generations and tells
+    /// the other servers; false when Redis could not be reached.
     async fn deliver(self: &Arc<Self>, invalidation: &Invalidation) -> bool {
         let pipeline = self.pipeline(&invalidation.keys, &invalidation.generations);
         self.attempt(async |conn| pipeline.query_async::<()>(conn).await)
@@ -37,8 +59,8 @@ impl Inner {
             .is_some()
     }
 
-    /// One round trip deleting entries with their leases and advancing
-    /// generations.
+    /// One round trip deleting entries with their leases, advancing
+    /// generations and publishing the near-cache keys to drop.
     fn pipeline(&self, keys: &[String], generations: &[String]) -> redis::Pipeline {
         let mut pipeline = redis::pipe();
         for key in keys {
@@ -50,10 +72,14 @@ impl Inner {
                 .ignore();
         }
         for name in generations {
-            pipeline
-                .incr(format!("{}gen:{name}", self.prefix), 1)
-                .ignore();
+            pipeline.incr(self.generation_key(name), 1).ignore();
         }
+        let message = Message {
+            from: self.me.clone(),
+            forget: self.near_keys(keys, generations),
+            all: false,
+        };
+        pipeline.publish(&self.channel, message.encode()).ignore();
         pipeline
     }
 
@@ -88,7 +114,7 @@ impl Inner {
             return false;
         };
         let delivered = if batch.everything {
-            self.forget_everything().await
+            self.forget_everything(&batch).await
         } else {
             let pipeline = self.pipeline(&batch.keys, &batch.generations);
             self.raw(async |conn| pipeline.query_async::<()>(conn).await)
@@ -110,8 +136,9 @@ impl Inner {
         true
     }
 
-    /// Drops every entry of ours (after losing track of invalidations).
-    async fn forget_everything(&self) -> bool {
+    /// Drops every entry of ours (after losing track of invalidations), and
+    /// tells every server to empty its near cache.
+    async fn forget_everything(&self, batch: &Batch) -> bool {
         let pattern = format!("{}*", self.prefix);
         let mut cursor: u64 = 0;
         loop {
@@ -148,6 +175,25 @@ impl Inner {
             }
             cursor = next;
         }
+        let message = Message {
+            from: self.me.clone(),
+            forget: self.near_keys(&batch.keys, &batch.generations),
+            all: true,
+        };
+        if self
+            .raw(async |conn| {
+                redis::cmd("PUBLISH")
+                    .arg(&self.channel)
+                    .arg(message.encode())
+                    .query_async::<()>(conn)
+                    .await
+            })
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        self.near.forget_all();
         tracing::warn!(
             "too many invalidations were missed while Redis was away: dropped every cache entry"
         );

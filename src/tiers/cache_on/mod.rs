@@ -11,17 +11,26 @@
 //! - Within a process, concurrent misses for one key wait for the first.
 //! - Hot entries are refreshed a little before they expire (XFetch), by one
 //!   caller, while the others keep reading the current value.
+//! - In front of Redis, a small near cache in each process ([`near`]) serves
+//!   hot entries without a round trip. **Staleness bound**: on the server that
+//!   wrote, the near entry is gone before the write returns; on any other
+//!   server an old value is served for at most `near_ttl_ms` (1 s by default)
+//!   after the write returned — invalidations are published to every server
+//!   ([`subscriber`]), and the TTL covers a message lost or a subscription
+//!   down (while it is down the near cache is not read at all).
 //! - Every call has a short timeout; failures open a circuit breaker that
 //!   leaves Redis alone for a while, then probes it. Reads fall back to the
 //!   database; invalidations that could not be delivered are queued and
-//!   replayed, and reads bypass the cache until they have been
-//!   ([`delivery`]). Nothing answers 5xx because of the cache.
+//!   replayed, and reads bypass the cache until they have been ([`delivery`]).
+//!   Nothing answers 5xx because of the cache.
 
 mod breaker;
 mod delivery;
 mod envelope;
 mod locks;
+mod near;
 mod pending;
+mod subscriber;
 #[cfg(test)]
 mod tests;
 
@@ -38,7 +47,9 @@ use serde::de::DeserializeOwned;
 use breaker::{Breaker, Permit, Transition};
 use envelope::{Envelope, now_ms};
 use locks::{KeyLocks, Waiting};
+use near::{Near, Ticket};
 use pending::Pending;
+use subscriber::Listener;
 
 use crate::error::AppError;
 use crate::report::{self, CacheOutcome};
@@ -63,6 +74,8 @@ pub use super::cache_common::{CacheCounters, Invalidation};
 #[derive(Default)]
 struct Counters {
     hits: AtomicU64,
+    /// Hits answered by the near cache (counted in `hits` too).
+    near_hits: AtomicU64,
     misses: AtomicU64,
     bypasses: AtomicU64,
     errors: AtomicU64,
@@ -89,8 +102,23 @@ struct Inner {
     undelivered: AtomicBool,
     /// Held by the one caller replaying `pending`.
     replaying: tokio::sync::Mutex<()>,
+    near: Arc<Near>,
+    /// The task listening for other servers' invalidations.
+    listener: Option<tokio::task::AbortHandle>,
+    /// This server, as invalidation messages name it.
+    me: String,
+    /// The pub/sub channel of invalidations.
+    channel: String,
     prefix: String,
     fill: redis::Script,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(listener) = &self.listener {
+            listener.abort();
+        }
+    }
 }
 
 /// The cache: Redis when configured, otherwise nothing.
@@ -101,7 +129,8 @@ pub struct Cache {
 
 /// What a read of one key found.
 enum Read<T> {
-    Found(Envelope<T>),
+    /// The entry, and the size of what Redis held.
+    Found(Envelope<T>, usize),
     Missing,
     /// Redis is unavailable: use the database.
     Unavailable,
@@ -114,9 +143,18 @@ enum Lease {
     Unavailable,
 }
 
+fn random_token() -> String {
+    let mut rng = rand::rng();
+    (0..16)
+        .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
+        .collect()
+}
+
 impl Cache {
     /// A cache on `settings.redis_url`, or none when it is empty. Connections
     /// are made lazily: Redis being down does not stop the app from starting.
+    /// Called within a Tokio runtime, it also starts listening for other
+    /// servers' invalidations (without one the near cache stays off).
     pub fn new(settings: &CacheSettings) -> anyhow::Result<Self> {
         if !settings.enabled() {
             return Ok(Self::default());
@@ -133,6 +171,27 @@ impl Cache {
             .recycle_timeout(Some(timeout))
             .build()
             .map_err(|error| anyhow::anyhow!("building the Redis pool: {error}"))?;
+        let prefix = format!("million:v{SCHEMA}:");
+        let channel = format!("{prefix}invalidations");
+        let me = random_token();
+        let near = Arc::new(Near::new(
+            Duration::from_millis(settings.near_ttl_ms),
+            settings.near_capacity_kib.saturating_mul(1024),
+        ));
+        let listener = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) if near.enabled() => {
+                let listener = Listener {
+                    client: redis::Client::open(settings.redis_url.as_str())
+                        .map_err(|error| anyhow::anyhow!("cache.redis_url: {error}"))?,
+                    channel: channel.clone(),
+                    me: me.clone(),
+                    patience: timeout.max(Duration::from_secs(1)),
+                    near: Arc::clone(&near),
+                };
+                Some(runtime.spawn(listener.run()).abort_handle())
+            }
+            _ => None,
+        };
         Ok(Self {
             inner: Some(Arc::new(Inner {
                 pool,
@@ -151,7 +210,11 @@ impl Cache {
                 pending: Mutex::new(Pending::default()),
                 undelivered: AtomicBool::new(false),
                 replaying: tokio::sync::Mutex::new(()),
-                prefix: format!("million:v{SCHEMA}:"),
+                near,
+                listener,
+                me,
+                channel,
+                prefix,
                 fill: redis::Script::new(FILL_SCRIPT),
             })),
         })
@@ -195,76 +258,13 @@ impl Cache {
         load: F,
     ) -> Result<Option<T>, AppError>
     where
-        T: Serialize + DeserializeOwned,
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<T>, AppError>>,
     {
-        let Some(inner) = &self.inner else {
-            return load().await;
-        };
-        let key = format!("{}{key}", inner.prefix);
-        match inner.read::<T>(&key).await {
-            Read::Unavailable => return inner.bypass(load).await,
-            Read::Found(entry) => {
-                let random: f64 = rand::rng().random_range(f64::EPSILON..=1.0);
-                if !entry.should_refresh(now_ms(), inner.settings.early_refresh_beta, random) {
-                    return Ok(inner.hit(entry));
-                }
-                // Refresh early, if nobody else is already doing it.
-                let Lease::Granted(token) = inner.lease(&key).await else {
-                    return Ok(inner.hit(entry));
-                };
-                bump(&inner.counters.early_refreshes);
-                return match inner.load_and_fill(&key, &token, ttl, load).await {
-                    Ok(value) => {
-                        inner.missed();
-                        Ok(value)
-                    }
-                    // The entry has not expired: a failed refresh must not
-                    // turn a hit into an error. Its lease is left to expire,
-                    // so a failing database sees one refresh per lease, not
-                    // one per hit.
-                    Err(error) => {
-                        tracing::warn!(
-                            error = ?error,
-                            "refreshing {key} early failed: serving the cached value"
-                        );
-                        Ok(inner.hit(entry))
-                    }
-                };
-            }
-            Read::Missing => {}
-        }
-        let (_guard, waited) = inner.locks.lock(&key).await;
-        if waited {
-            // Another task of this process just filled it, most likely.
-            match inner.read::<T>(&key).await {
-                Read::Found(entry) => {
-                    bump(&inner.counters.coalesced);
-                    return Ok(inner.hit(entry));
-                }
-                Read::Unavailable => return inner.bypass(load).await,
-                Read::Missing => {}
-            }
-        }
-        match inner.lease(&key).await {
-            Lease::Granted(token) => {
-                inner.missed();
-                inner.load_and_fill(&key, &token, ttl, load).await
-            }
-            Lease::Unavailable => inner.bypass(load).await,
-            // Another server is refilling: wait briefly for it.
-            Lease::Held => match inner.wait_for_fill::<T>(&key).await {
-                Read::Found(entry) => {
-                    bump(&inner.counters.coalesced);
-                    Ok(inner.hit(entry))
-                }
-                Read::Unavailable => inner.bypass(load).await,
-                Read::Missing => {
-                    inner.missed();
-                    load().await
-                }
-            },
+        match &self.inner {
+            None => load().await,
+            Some(inner) => inner.lookup(key, ttl, load).await,
         }
     }
 
@@ -272,10 +272,28 @@ impl Cache {
     /// `None` when Redis is unavailable.
     pub async fn generation(&self, name: &str) -> Option<u64> {
         let inner = self.inner.as_ref()?;
-        let key = format!("{}gen:{name}", inner.prefix);
+        let key = inner.generation_key(name);
+        let ticket = if inner.near_usable() {
+            if let Some(Some(generation)) = inner.near.get::<u64>(&key) {
+                return Some(generation);
+            }
+            Some(inner.near.ticket(&key))
+        } else {
+            None
+        };
         let value: Option<Option<u64>> = inner.call(async |conn| conn.get(&key).await).await;
         match value {
-            Some(generation) => Some(generation.unwrap_or(0)),
+            Some(generation) => {
+                let generation = generation.unwrap_or(0);
+                if let Some(ticket) = ticket {
+                    // Generations never expire in Redis.
+                    let forever = Duration::from_secs(3600);
+                    inner
+                        .near
+                        .offer(&key, &ticket, Some(generation), 8, forever);
+                }
+                Some(generation)
+            }
             None => {
                 bump(&inner.counters.bypasses);
                 report::cache(CacheOutcome::Bypass);
@@ -303,8 +321,10 @@ impl Cache {
         };
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let counters = &inner.counters;
+        let (near_entries, near_bytes) = inner.near.size();
         CacheCounters {
             hits: read(&counters.hits),
+            near_hits: read(&counters.near_hits),
             misses: read(&counters.misses),
             bypasses: read(&counters.bypasses),
             errors: read(&counters.errors),
@@ -312,12 +332,144 @@ impl Cache {
             stale_sets_prevented: read(&counters.stale_sets_prevented),
             early_refreshes: read(&counters.early_refreshes),
             waiting: read(&counters.waiting_for_lease) + inner.locks.waiting(),
+            near_entries,
+            near_bytes,
+            near_subscribed: inner.near.subscribed(),
             circuit_open: inner.breaker.is_open(),
         }
     }
 }
 
+/// Keeps what Redis answered in the near cache, when the lookup may.
+struct Keep<'a> {
+    near: &'a Near,
+    key: &'a str,
+    ticket: Option<Ticket>,
+}
+
+impl Keep<'_> {
+    fn entry<T: Clone + Send + Sync + 'static>(&self, entry: &Envelope<T>, size: usize) {
+        let Some(ticket) = &self.ticket else {
+            return;
+        };
+        let expires_in = Duration::from_millis(entry.expires_at_ms.saturating_sub(now_ms()));
+        self.near
+            .offer(self.key, ticket, entry.value.clone(), size, expires_in);
+    }
+}
+
 impl Inner {
+    fn generation_key(&self, name: &str) -> String {
+        format!("{}gen:{name}", self.prefix)
+    }
+
+    /// Whether the near cache may be read: other servers' invalidations
+    /// reach this one, none of this one's wait for Redis, and Redis answers.
+    fn near_usable(&self) -> bool {
+        self.near.enabled()
+            && self.near.subscribed()
+            && !self.undelivered.load(Ordering::SeqCst)
+            && !self.breaker.is_open()
+    }
+
+    /// [`Cache::get_or_load`].
+    async fn lookup<T, F, Fut>(
+        self: &Arc<Self>,
+        key: &str,
+        ttl: Duration,
+        load: F,
+    ) -> Result<Option<T>, AppError>
+    where
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<T>, AppError>>,
+    {
+        let key = format!("{}{key}", self.prefix);
+        let ticket = if self.near_usable() {
+            if let Some(value) = self.near.get::<T>(&key) {
+                bump(&self.counters.near_hits);
+                return Ok(self.hit(value));
+            }
+            // Taken before Redis is read: the value is kept only if no
+            // invalidation of the key comes meanwhile.
+            Some(self.near.ticket(&key))
+        } else {
+            None
+        };
+        let keep = Keep {
+            near: &self.near,
+            key: &key,
+            ticket,
+        };
+        match self.read::<T>(&key).await {
+            Read::Unavailable => return self.bypass(load).await,
+            Read::Found(entry, size) => {
+                let random: f64 = rand::rng().random_range(f64::EPSILON..=1.0);
+                if !entry.should_refresh(now_ms(), self.settings.early_refresh_beta, random) {
+                    keep.entry(&entry, size);
+                    return Ok(self.hit(entry.value));
+                }
+                // Refresh early, if nobody else is already doing it.
+                let Lease::Granted(token) = self.lease(&key).await else {
+                    keep.entry(&entry, size);
+                    return Ok(self.hit(entry.value));
+                };
+                bump(&self.counters.early_refreshes);
+                return match self.load_and_fill(&token, ttl, load, &keep).await {
+                    Ok(value) => {
+                        self.missed();
+                        Ok(value)
+                    }
+                    // The entry has not expired: a failed refresh must not
+                    // turn a hit into an error. Its lease is left to expire,
+                    // so a failing database sees one refresh per lease, not
+                    // one per hit.
+                    Err(error) => {
+                        tracing::warn!(
+                            error = ?error,
+                            "refreshing {key} early failed: serving the cached value"
+                        );
+                        Ok(self.hit(entry.value))
+                    }
+                };
+            }
+            Read::Missing => {}
+        }
+        let (_guard, waited) = self.locks.lock(&key).await;
+        if waited {
+            // Another task of this process just filled it, most likely.
+            match self.read::<T>(&key).await {
+                Read::Found(entry, size) => {
+                    bump(&self.counters.coalesced);
+                    keep.entry(&entry, size);
+                    return Ok(self.hit(entry.value));
+                }
+                Read::Unavailable => return self.bypass(load).await,
+                Read::Missing => {}
+            }
+        }
+        match self.lease(&key).await {
+            Lease::Granted(token) => {
+                self.missed();
+                self.load_and_fill(&token, ttl, load, &keep).await
+            }
+            Lease::Unavailable => self.bypass(load).await,
+            // Another server is refilling: wait briefly for it.
+            Lease::Held => match self.wait_for_fill::<T>(&key).await {
+                Read::Found(entry, size) => {
+                    bump(&self.counters.coalesced);
+                    keep.entry(&entry, size);
+                    Ok(self.hit(entry.value))
+                }
+                Read::Unavailable => self.bypass(load).await,
+                Read::Missing => {
+                    self.missed();
+                    load().await
+                }
+            },
+        }
+    }
+
     /// Runs one Redis call with the time limit, without the breaker.
     async fn raw<T>(
         &self,
@@ -389,17 +541,13 @@ impl Inner {
             None => Read::Unavailable,
             Some(None) => Read::Missing,
             // An entry that no longer parses is as good as missing.
-            Some(Some(text)) => serde_json::from_str(&text).map_or(Read::Missing, Read::Found),
+            Some(Some(text)) => serde_json::from_str(&text)
+                .map_or(Read::Missing, |entry| Read::Found(entry, text.len())),
         }
     }
 
     async fn lease(self: &Arc<Self>, key: &str) -> Lease {
-        let token: String = {
-            let mut rng = rand::rng();
-            (0..16)
-                .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
-                .collect()
-        };
+        let token = random_token();
         let lease_key = format!("{key}:lease");
         let lease_ms = self.settings.lease_ms;
         let granted: Option<bool> = self
@@ -437,10 +585,10 @@ impl Inner {
         Read::Missing
     }
 
-    fn hit<T>(&self, entry: Envelope<T>) -> Option<T> {
+    fn hit<T>(&self, value: Option<T>) -> Option<T> {
         bump(&self.counters.hits);
         report::cache(CacheOutcome::Hit);
-        entry.value
+        value
     }
 
     /// Counts a read the cache could not answer.
@@ -460,19 +608,21 @@ impl Inner {
     }
 
     /// Loads the value and stores it if this caller still holds the lease
-    /// `token`; the caller counts the miss.
+    /// `token` (keeping it near too, when `keep` may); the caller counts the
+    /// miss.
     async fn load_and_fill<T, F, Fut>(
         self: &Arc<Self>,
-        key: &str,
         token: &str,
         ttl: Duration,
         load: F,
+        keep: &Keep<'_>,
     ) -> Result<Option<T>, AppError>
     where
-        T: Serialize,
+        T: Serialize + Clone + Send + Sync + 'static,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<T>, AppError>>,
     {
+        let key = keep.key;
         let started = Instant::now();
         let value = load().await?;
         let ttl = if value.is_some() {
@@ -499,9 +649,11 @@ impl Inner {
                         .await
                 })
                 .await;
-            if stored == Some(0) {
+            match stored {
+                Some(1) => keep.entry(&entry, payload.len()),
                 // A write invalidated the entry while we were reading it.
-                bump(&self.counters.stale_sets_prevented);
+                Some(0) => bump(&self.counters.stale_sets_prevented),
+                _ => {}
             }
         }
         Ok(entry.value)
