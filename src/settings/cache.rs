@@ -6,7 +6,7 @@
 //! `APP__CACHE__MISSING_TTL_SECS`, `APP__CACHE__TIMEOUT_MS`,
 //! `APP__CACHE__BREAKER_FAILURES`, `APP__CACHE__BREAKER_COOLDOWN_MS`,
 //! `APP__CACHE__LEASE_MS`, `APP__CACHE__LEASE_WAIT_MS`, `APP__CACHE__EARLY_REFRESH_BETA`,
-//! `APP__CACHE__NEAR_TTL_MS`, `APP__CACHE__NEAR_CAPACITY_KIB`.
+//! `APP__CACHE__NEAR_TTL_MS`, `APP__CACHE__NEAR_CAPACITY_KIB`, `APP__CACHE__SESSION_TTL_SECS`.
 
 use std::time::Duration;
 
@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 
 /// Longest near-cache TTL accepted: past a minute it is no longer "near".
 const MAX_NEAR_TTL_MS: u64 = 60_000;
+/// Longest session generation TTL accepted.
+const MAX_SESSION_TTL_SECS: u64 = 60;
 
 /// How long each kind of entry lives, and how the cache behaves when Redis
 /// misbehaves.
@@ -54,6 +56,10 @@ pub struct CacheSettings {
     /// Most memory the near cache's entries may weigh, in KiB (by the size of
     /// what Redis holds for them); 0 turns it off.
     pub near_capacity_kib: u64,
+    /// How long Redis holds an account's session generation (API tokens are
+    /// checked against it); a revocation that cannot reach Redis waits this
+    /// long plus `lease_ms` before answering.
+    pub session_ttl_secs: u64,
 }
 
 impl Default for CacheSettings {
@@ -74,6 +80,7 @@ impl Default for CacheSettings {
             early_refresh_beta: 1.0,
             near_ttl_ms: 1000,
             near_capacity_kib: 32 * 1024,
+            session_ttl_secs: 5,
         }
     }
 }
@@ -107,6 +114,13 @@ impl CacheSettings {
                 "cache.near_ttl_ms is how stale another server's write may look here: \
                  at most {MAX_NEAR_TTL_MS} ms (it is {})",
                 self.near_ttl_ms
+            );
+        }
+        if self.session_ttl_secs > MAX_SESSION_TTL_SECS {
+            anyhow::bail!(
+                "cache.session_ttl_secs is how long a revocation may wait when Redis is away: \
+                 at most {MAX_SESSION_TTL_SECS} s (it is {})",
+                self.session_ttl_secs
             );
         }
         Ok(())

@@ -13,6 +13,8 @@ mod cache;
 mod cache_near;
 #[cfg(feature = "cache")]
 mod cache_recovery;
+#[cfg(feature = "cache")]
+mod cache_tokens;
 mod health;
 mod helpers;
 mod pages_account;

@@ -23,6 +23,9 @@
 //!   database; invalidations that could not be delivered are queued and
 //!   replayed, and reads bypass the cache until they have been ([`delivery`]).
 //!   Nothing answers 5xx because of the cache.
+//! - Each account's session generation is kept here too, so an API token is
+//!   checked with one `GET` instead of a database query, exactly: see
+//!   [`Cache::session_generation`] and [`Cache::sessions_ended`].
 
 mod breaker;
 mod delivery;
@@ -141,6 +144,34 @@ enum Lease {
     Granted(String),
     Held,
     Unavailable,
+}
+
+/// How a lookup uses the tier.
+#[derive(Clone, Copy)]
+struct Mode {
+    /// Whether the near cache may answer (and keep what Redis answered).
+    near: bool,
+    /// Whether the outcome is the request's `X-Cache`.
+    reported: bool,
+}
+
+impl Mode {
+    /// What pages and the API show: near cache, reported.
+    const SHARED: Self = Self {
+        near: true,
+        reported: true,
+    };
+    /// Checks that must be exact (session generations): Redis only, and not
+    /// what `X-Cache` describes (the content).
+    const EXACT: Self = Self {
+        near: false,
+        reported: false,
+    };
+}
+
+/// The key of account `user`'s session generation.
+fn session_key(user: i64) -> String {
+    format!("session:{user}")
 }
 
 fn random_token() -> String {
@@ -264,7 +295,7 @@ impl Cache {
     {
         match &self.inner {
             None => load().await,
-            Some(inner) => inner.lookup(key, ttl, load).await,
+            Some(inner) => inner.lookup(key, ttl, Mode::SHARED, load).await,
         }
     }
 
@@ -312,6 +343,60 @@ impl Cache {
             return;
         }
         inner.invalidate(invalidation).await;
+    }
+
+    /// The session generation of account `user` that its tokens must carry,
+    /// or `None` when there is no such account; `load` reads it from the
+    /// database, which Redis stands in front of for `session_ttl_secs`.
+    ///
+    /// Exact: never from the near cache, and filled under a lease like every
+    /// entry, so a read of the old generation cannot be put back after
+    /// [`Cache::sessions_ended`] deleted it. With Redis unavailable, or
+    /// invalidations waiting for it, `load` answers.
+    pub async fn session_generation<F, Fut>(
+        &self,
+        user: i64,
+        load: F,
+    ) -> Result<Option<i32>, AppError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<i32>, AppError>>,
+    {
+        let Some(inner) = &self.inner else {
+            return load().await;
+        };
+        let ttl = Duration::from_secs(inner.settings.session_ttl_secs);
+        inner
+            .lookup(&session_key(user), ttl, Mode::EXACT, load)
+            .await
+    }
+
+    /// Call after a committed change of `user`'s session generation (signing
+    /// out everywhere, a new password, deleting the account), before
+    /// answering: deletes the generation Redis holds, so every server reads
+    /// the new one from the database next. If Redis cannot be told, waits
+    /// until every copy of the old generation has expired there
+    /// (`session_ttl_secs` plus `lease_ms`, the longest a fill under a lease
+    /// taken before the change can land): once this returns, no server
+    /// accepts an ended token.
+    pub async fn sessions_ended(&self, user: i64) {
+        let Some(inner) = &self.inner else {
+            return;
+        };
+        let invalidation = Invalidation {
+            keys: vec![session_key(user)],
+            generations: Vec::new(),
+        };
+        if inner.invalidate(invalidation).await {
+            return;
+        }
+        let expired = Duration::from_secs(inner.settings.session_ttl_secs)
+            + Duration::from_millis(inner.settings.lease_ms);
+        tracing::warn!(
+            "Redis did not hear that account {user}'s sessions ended: waiting {} ms for its copy to expire",
+            expired.as_millis()
+        );
+        tokio::time::sleep(expired).await;
     }
 
     /// Counters for `/metrics`.
@@ -372,11 +457,12 @@ impl Inner {
             && !self.breaker.is_open()
     }
 
-    /// [`Cache::get_or_load`].
+    /// [`Cache::get_or_load`], and the exact lookups.
     async fn lookup<T, F, Fut>(
         self: &Arc<Self>,
         key: &str,
         ttl: Duration,
+        mode: Mode,
         load: F,
     ) -> Result<Option<T>, AppError>
     where
@@ -385,10 +471,10 @@ impl Inner {
         Fut: Future<Output = Result<Option<T>, AppError>>,
     {
         let key = format!("{}{key}", self.prefix);
-        let ticket = if self.near_usable() {
+        let ticket = if mode.near && self.near_usable() {
             if let Some(value) = self.near.get::<T>(&key) {
                 bump(&self.counters.near_hits);
-                return Ok(self.hit(value));
+                return Ok(self.hit(value, mode));
             }
             // Taken before Redis is read: the value is kept only if no
             // invalidation of the key comes meanwhile.
@@ -402,22 +488,22 @@ impl Inner {
             ticket,
         };
         match self.read::<T>(&key).await {
-            Read::Unavailable => return self.bypass(load).await,
+            Read::Unavailable => return self.bypass(load, mode).await,
             Read::Found(entry, size) => {
                 let random: f64 = rand::rng().random_range(f64::EPSILON..=1.0);
                 if !entry.should_refresh(now_ms(), self.settings.early_refresh_beta, random) {
                     keep.entry(&entry, size);
-                    return Ok(self.hit(entry.value));
+                    return Ok(self.hit(entry.value, mode));
                 }
                 // Refresh early, if nobody else is already doing it.
                 let Lease::Granted(token) = self.lease(&key).await else {
                     keep.entry(&entry, size);
-                    return Ok(self.hit(entry.value));
+                    return Ok(self.hit(entry.value, mode));
                 };
                 bump(&self.counters.early_refreshes);
                 return match self.load_and_fill(&token, ttl, load, &keep).await {
                     Ok(value) => {
-                        self.missed();
+                        self.missed(mode);
                         Ok(value)
                     }
                     // The entry has not expired: a failed refresh must not
@@ -429,7 +515,7 @@ impl Inner {
                             error = ?error,
                             "refreshing {key} early failed: serving the cached value"
                         );
-                        Ok(self.hit(entry.value))
+                        Ok(self.hit(entry.value, mode))
                     }
                 };
             }
@@ -442,28 +528,28 @@ impl Inner {
                 Read::Found(entry, size) => {
                     bump(&self.counters.coalesced);
                     keep.entry(&entry, size);
-                    return Ok(self.hit(entry.value));
+                    return Ok(self.hit(entry.value, mode));
                 }
-                Read::Unavailable => return self.bypass(load).await,
+                Read::Unavailable => return self.bypass(load, mode).await,
                 Read::Missing => {}
             }
         }
         match self.lease(&key).await {
             Lease::Granted(token) => {
-                self.missed();
+                self.missed(mode);
                 self.load_and_fill(&token, ttl, load, &keep).await
             }
-            Lease::Unavailable => self.bypass(load).await,
+            Lease::Unavailable => self.bypass(load, mode).await,
             // Another server is refilling: wait briefly for it.
             Lease::Held => match self.wait_for_fill::<T>(&key).await {
                 Read::Found(entry, size) => {
                     bump(&self.counters.coalesced);
                     keep.entry(&entry, size);
-                    Ok(self.hit(entry.value))
+                    Ok(self.hit(entry.value, mode))
                 }
-                Read::Unavailable => self.bypass(load).await,
+                Read::Unavailable => self.bypass(load, mode).await,
                 Read::Missing => {
-                    self.missed();
+                    self.missed(mode);
                     load().await
                 }
             },
@@ -585,25 +671,31 @@ impl Inner {
         Read::Missing
     }
 
-    fn hit<T>(&self, value: Option<T>) -> Option<T> {
+    fn hit<T>(&self, value: Option<T>, mode: Mode) -> Option<T> {
         bump(&self.counters.hits);
-        report::cache(CacheOutcome::Hit);
+        if mode.reported {
+            report::cache(CacheOutcome::Hit);
+        }
         value
     }
 
     /// Counts a read the cache could not answer.
-    fn missed(&self) {
+    fn missed(&self, mode: Mode) {
         bump(&self.counters.misses);
-        report::cache(CacheOutcome::Miss);
+        if mode.reported {
+            report::cache(CacheOutcome::Miss);
+        }
     }
 
-    async fn bypass<T, F, Fut>(&self, load: F) -> Result<Option<T>, AppError>
+    async fn bypass<T, F, Fut>(&self, load: F, mode: Mode) -> Result<Option<T>, AppError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<T>, AppError>>,
     {
         bump(&self.counters.bypasses);
-        report::cache(CacheOutcome::Bypass);
+        if mode.reported {
+            report::cache(CacheOutcome::Bypass);
+        }
         load().await
     }
 
