@@ -62,6 +62,41 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     );
     metric(
         &mut out,
+        "million_cache_near_hits_total",
+        "counter",
+        "Hits answered by this process's near cache, without asking Redis (counted as hits too).",
+        &[("", cache.near_hits)],
+    );
+    metric(
+        &mut out,
+        "million_cache_near_entries",
+        "gauge",
+        "Entries in this process's near cache.",
+        &[("", cache.near_entries)],
+    );
+    metric(
+        &mut out,
+        "million_cache_near_bytes",
+        "gauge",
+        "What the near cache's entries weigh (their size in Redis), bounded by cache.near_capacity_kib.",
+        &[("", cache.near_bytes)],
+    );
+    metric(
+        &mut out,
+        "million_cache_near_subscribed",
+        "gauge",
+        "1 while this process hears other servers' invalidations; the near cache is off otherwise.",
+        &[("", u64::from(cache.near_subscribed))],
+    );
+    metric(
+        &mut out,
+        "million_cache_waiting",
+        "gauge",
+        "Reads waiting right now for another caller's refill.",
+        &[("", cache.waiting)],
+    );
+    metric(
+        &mut out,
         "million_cache_errors_total",
         "counter",
         "Redis calls that failed or timed out.",

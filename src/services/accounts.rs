@@ -231,6 +231,11 @@ pub async fn update(
     forget.keys.push(cached::profile(&user.username));
     forget.keys.push(cached::profile(&saved.username));
     state.cache.invalidate(forget).await;
+    if saved.session_generation != user.session_generation {
+        // A new password ended every token: no server may accept one once we answer.
+        drop(conn);
+        state.cache.sessions_ended(user.id).await;
+    }
     Ok(saved)
 }
 
@@ -238,8 +243,12 @@ pub async fn update(
 /// to them so far.
 #[tracing::instrument(skip_all, fields(user = user.id))]
 pub async fn sign_out_everywhere(state: &AppState, user: &User) -> Result<(), AppError> {
-    let mut conn = state.db.write().await?;
-    if User::end_sessions(&mut conn, user.id).await? {
+    let ended = {
+        let mut conn = state.db.write().await?;
+        User::end_sessions(&mut conn, user.id).await?
+    };
+    if ended {
+        state.cache.sessions_ended(user.id).await;
         Ok(())
     } else {
         Err(AppError::NotFound("user"))
@@ -296,7 +305,9 @@ pub async fn delete(state: &AppState, user: &User, password: &str) -> Result<(),
     }
     forget.keys.extend(cached::TAG_LIST_SIZES.map(cached::tags));
     User::delete(&mut conn, user.id).await?;
+    drop(conn);
     state.cache.invalidate(forget).await;
+    state.cache.sessions_ended(user.id).await;
     Ok(())
 }
 

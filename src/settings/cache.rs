@@ -5,11 +5,17 @@
 //! `APP__CACHE__TAGS_TTL_SECS`, `APP__CACHE__COMMENTS_TTL_SECS`,
 //! `APP__CACHE__MISSING_TTL_SECS`, `APP__CACHE__TIMEOUT_MS`,
 //! `APP__CACHE__BREAKER_FAILURES`, `APP__CACHE__BREAKER_COOLDOWN_MS`,
-//! `APP__CACHE__LEASE_MS`, `APP__CACHE__LEASE_WAIT_MS`, `APP__CACHE__EARLY_REFRESH_BETA`.
+//! `APP__CACHE__LEASE_MS`, `APP__CACHE__LEASE_WAIT_MS`, `APP__CACHE__EARLY_REFRESH_BETA`,
+//! `APP__CACHE__NEAR_TTL_MS`, `APP__CACHE__NEAR_CAPACITY_KIB`, `APP__CACHE__SESSION_TTL_SECS`.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+/// Longest near-cache TTL accepted: past a minute it is no longer "near".
+const MAX_NEAR_TTL_MS: u64 = 60_000;
+/// Longest session generation TTL accepted.
+const MAX_SESSION_TTL_SECS: u64 = 60;
 
 /// How long each kind of entry lives, and how the cache behaves when Redis
 /// misbehaves.
@@ -42,6 +48,18 @@ pub struct CacheSettings {
     pub lease_wait_ms: u64,
     /// XFetch's β: above 1 refreshes hot entries earlier, 0 turns early refresh off.
     pub early_refresh_beta: f64,
+    /// The near cache's staleness bound: each server keeps hot entries in
+    /// memory for at most this long after reading them from Redis, so another
+    /// server's write shows here within this long even if its message is
+    /// lost; 0 turns the near cache off.
+    pub near_ttl_ms: u64,
+    /// Most memory the near cache's entries may weigh, in KiB (by the size of
+    /// what Redis holds for them); 0 turns it off.
+    pub near_capacity_kib: u64,
+    /// How long Redis holds an account's session generation (API tokens are
+    /// checked against it); a revocation that cannot reach Redis waits this
+    /// long plus `lease_ms` before answering.
+    pub session_ttl_secs: u64,
 }
 
 impl Default for CacheSettings {
@@ -60,6 +78,9 @@ impl Default for CacheSettings {
             lease_ms: 2000,
             lease_wait_ms: 300,
             early_refresh_beta: 1.0,
+            near_ttl_ms: 1000,
+            near_capacity_kib: 32 * 1024,
+            session_ttl_secs: 5,
         }
     }
 }
@@ -87,6 +108,20 @@ impl CacheSettings {
         }
         if self.early_refresh_beta < 0.0 {
             anyhow::bail!("cache.early_refresh_beta must be 0 or more");
+        }
+        if self.near_ttl_ms > MAX_NEAR_TTL_MS {
+            anyhow::bail!(
+                "cache.near_ttl_ms is how stale another server's write may look here: \
+                 at most {MAX_NEAR_TTL_MS} ms (it is {})",
+                self.near_ttl_ms
+            );
+        }
+        if self.session_ttl_secs > MAX_SESSION_TTL_SECS {
+            anyhow::bail!(
+                "cache.session_ttl_secs is how long a revocation may wait when Redis is away: \
+                 at most {MAX_SESSION_TTL_SECS} s (it is {})",
+                self.session_ttl_secs
+            );
         }
         Ok(())
     }

@@ -40,7 +40,7 @@ impl Cache {
         load: F,
     ) -> Result<Option<T>, AppError>
     where
-        T: Serialize + DeserializeOwned,
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<T>, AppError>>,
     {
@@ -54,6 +54,22 @@ impl Cache {
 
     /// Nothing cached, nothing to forget.
     pub async fn invalidate(&self, _invalidation: Invalidation) {}
+
+    /// Reads account `user`'s session generation from the database (`load`).
+    pub async fn session_generation<F, Fut>(
+        &self,
+        _user: i64,
+        load: F,
+    ) -> Result<Option<i32>, AppError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<i32>, AppError>>,
+    {
+        load().await
+    }
+
+    /// Nothing holds a session generation but the database.
+    pub async fn sessions_ended(&self, _user: i64) {}
 
     /// All zero.
     pub fn counters(&self) -> CacheCounters {

@@ -488,6 +488,15 @@ async fn a_dead_redis_costs_no_request_and_the_cache_comes_back() {
     }
 
     redis.kill();
+    // Its near cache serves what it had until it notices; it stops at once.
+    let noticed = Instant::now();
+    while crate::cache_near::metric(&app, "million_cache_near_subscribed").await != 0 {
+        assert!(
+            noticed.elapsed() < PATIENCE,
+            "the dead Redis went unnoticed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let started = Instant::now();
     let mut outcomes = Vec::new();
     for _ in 0..5 {

@@ -9,6 +9,12 @@ mod api_users;
 mod browser;
 #[cfg(feature = "cache")]
 mod cache;
+#[cfg(feature = "cache")]
+mod cache_near;
+#[cfg(feature = "cache")]
+mod cache_recovery;
+#[cfg(feature = "cache")]
+mod cache_tokens;
 mod counters;
 mod health;
 mod helpers;

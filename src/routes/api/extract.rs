@@ -57,13 +57,44 @@ fn state(request: &HttpRequest) -> Result<&web::Data<AppState>, AppError> {
 }
 
 /// The account `bearer` names, unless it was deleted or has signed out
-/// everywhere (or changed its password) since the token was issued.
+/// everywhere (or changed its password) since the token was issued. For
+/// handlers that need the account itself: its row carries the generation.
 async fn account(state: &AppState, bearer: Bearer) -> Result<User, AppError> {
     let mut conn = state.db.read().await?;
     User::find(&mut conn, bearer.user_id)
         .await?
         .filter(|user| user.session_generation == bearer.generation)
         .ok_or(AppError::Unauthenticated("is invalid"))
+}
+
+/// Account `user`'s session generation in the database; `None` if it is gone.
+async fn session_generation(state: &AppState, user: i64) -> Result<Option<i32>, AppError> {
+    // The primary: a replica could still show a generation just ended.
+    let mut conn = state.db.write().await?;
+    Ok(User::find(&mut conn, user)
+        .await?
+        .map(|user| user.session_generation))
+}
+
+/// The id `bearer` names, on the same terms as [`account`], checked against
+/// the session generation the cache tier holds (one Redis `GET`; see
+/// `Cache::session_generation` for why it is exact), or the database.
+async fn viewer(state: &AppState, bearer: Bearer) -> Result<i64, AppError> {
+    let from_database = || session_generation(state, bearer.user_id);
+    let current = match state
+        .cache
+        .session_generation(bearer.user_id, from_database)
+        .await?
+    {
+        // Newer than the tier's copy: only the database can say.
+        Some(known) if known < bearer.generation => from_database().await?,
+        known => known,
+    };
+    if current == Some(bearer.generation) {
+        Ok(bearer.user_id)
+    } else {
+        Err(AppError::Unauthenticated("is invalid"))
+    }
 }
 
 impl FromRequest for ApiViewer {
@@ -77,7 +108,7 @@ impl FromRequest for ApiViewer {
         });
         Box::pin(async move {
             match found? {
-                Some((bearer, state)) => Ok(ApiViewer(Some(account(&state, bearer).await?.id))),
+                Some((bearer, state)) => Ok(ApiViewer(Some(viewer(&state, bearer).await?))),
                 None => Ok(ApiViewer(None)),
             }
         })

@@ -4,6 +4,7 @@
 //! keep the circuit open: dropping its permit hands the probe to the next
 //! call, and past its deadline another call may probe anyway.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,8 @@ pub enum Transition {
 /// The breaker.
 pub struct Breaker {
     shared: Mutex<Shared>,
+    /// Whether the state is anything but closed, readable without the lock.
+    open: AtomicBool,
     threshold: u32,
     cooldown: Duration,
     probe_deadline: Duration,
@@ -109,6 +112,7 @@ impl Breaker {
                 state: State::Closed(0),
                 probes: 0,
             }),
+            open: AtomicBool::new(false),
             threshold: threshold.max(1),
             cooldown,
             probe_deadline,
@@ -120,6 +124,13 @@ impl Breaker {
         self.shared
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Moves to `state` (under the lock).
+    fn set(&self, shared: &mut Shared, state: State) {
+        shared.state = state;
+        self.open
+            .store(!matches!(state, State::Closed(_)), Ordering::SeqCst);
     }
 
     /// Leave to call Redis now, or `None` while it is being left alone.
@@ -141,10 +152,13 @@ impl Breaker {
         }
         shared.probes += 1;
         let probe = shared.probes;
-        shared.state = State::Probing {
-            probe,
-            deadline: now + self.probe_deadline,
-        };
+        self.set(
+            &mut shared,
+            State::Probing {
+                probe,
+                deadline: now + self.probe_deadline,
+            },
+        );
         Some(Permit {
             breaker: self,
             probe: Some(probe),
@@ -153,14 +167,14 @@ impl Breaker {
 
     /// Whether calls are being skipped.
     pub fn is_open(&self) -> bool {
-        !matches!(self.lock().state, State::Closed(_))
+        self.open.load(Ordering::SeqCst)
     }
 
     /// A call succeeded.
     pub fn success(&self) -> Transition {
         let mut shared = self.lock();
         let was_open = !matches!(shared.state, State::Closed(_));
-        shared.state = State::Closed(0);
+        self.set(&mut shared, State::Closed(0));
         if was_open {
             Transition::Recovered
         } else {
@@ -174,15 +188,15 @@ impl Breaker {
         let mut shared = self.lock();
         match shared.state {
             State::Closed(failures) if failures + 1 >= self.threshold => {
-                shared.state = State::Open(now + self.cooldown);
+                self.set(&mut shared, State::Open(now + self.cooldown));
                 Transition::Opened
             }
             State::Closed(failures) => {
-                shared.state = State::Closed(failures + 1);
+                self.set(&mut shared, State::Closed(failures + 1));
                 Transition::None
             }
             State::Probing { .. } | State::Open(_) => {
-                shared.state = State::Open(now + self.cooldown);
+                self.set(&mut shared, State::Open(now + self.cooldown));
                 Transition::None
             }
         }
@@ -194,7 +208,7 @@ impl Breaker {
         let now = self.clock.now();
         let mut shared = self.lock();
         if matches!(shared.state, State::Probing { probe: current, .. } if current == probe) {
-            shared.state = State::Open(now);
+            self.set(&mut shared, State::Open(now));
         }
     }
 }

@@ -11,20 +11,34 @@
 //! - Within a process, concurrent misses for one key wait for the first.
 //! - Hot entries are refreshed a little before they expire (XFetch), by one
 //!   caller, while the others keep reading the current value.
+//! - In front of Redis, a small near cache in each process ([`near`]) serves
+//!   hot entries without a round trip. **Staleness bound**: on the server that
+//!   wrote, the near entry is gone before the write returns; on any other
+//!   server an old value is served for at most `near_ttl_ms` (1 s by default)
+//!   after the write returned — invalidations are published to every server
+//!   ([`subscriber`]), and the TTL covers a message lost or a subscription
+//!   down (while it is down the near cache is not read at all).
 //! - Every call has a short timeout; failures open a circuit breaker that
 //!   leaves Redis alone for a while, then probes it. Reads fall back to the
-//!   database; invalidations that could not be delivered are replayed when
-//!   Redis is back. Nothing answers 5xx because of the cache.
+//!   database; invalidations that could not be delivered are queued and
+//!   replayed, and reads bypass the cache until they have been ([`delivery`]).
+//!   Nothing answers 5xx because of the cache.
+//! - Each account's session generation is kept here too, so an API token is
+//!   checked with one `GET` instead of a database query, exactly: see
+//!   [`Cache::session_generation`] and [`Cache::sessions_ended`].
 
 mod breaker;
+mod delivery;
 mod envelope;
 mod locks;
+mod near;
+mod pending;
+mod subscriber;
 #[cfg(test)]
 mod tests;
 
-use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,6 +50,9 @@ use serde::de::DeserializeOwned;
 use breaker::{Breaker, Permit, Transition};
 use envelope::{Envelope, now_ms};
 use locks::{KeyLocks, Waiting};
+use near::{Near, Ticket};
+use pending::Pending;
+use subscriber::Listener;
 
 use crate::error::AppError;
 use crate::report::{self, CacheOutcome};
@@ -43,8 +60,6 @@ use crate::settings::CacheSettings;
 
 /// Bumped whenever a cached shape changes: old entries are then never read.
 const SCHEMA: u32 = 1;
-/// Invalidations kept while Redis is unreachable, to replay when it is back.
-const PENDING_LIMIT: usize = 10_000;
 
 /// Stores `ARGV[2]` under `KEYS[1]` for `ARGV[3]` ms only if this caller
 /// still holds the lease `KEYS[2]` (`ARGV[1]`), then drops the lease.
@@ -62,6 +77,8 @@ pub use super::cache_common::{CacheCounters, Invalidation};
 #[derive(Default)]
 struct Counters {
     hits: AtomicU64,
+    /// Hits answered by the near cache (counted in `hits` too).
+    near_hits: AtomicU64,
     misses: AtomicU64,
     bypasses: AtomicU64,
     errors: AtomicU64,
@@ -76,24 +93,35 @@ fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Invalidations waiting for Redis to come back.
-#[derive(Default)]
-struct Pending {
-    keys: VecDeque<String>,
-    generations: VecDeque<String>,
-    /// Too many were lost to replay: drop every entry instead.
-    overflowed: bool,
-}
-
 struct Inner {
     pool: deadpool_redis::Pool,
     settings: CacheSettings,
     breaker: Breaker,
     locks: KeyLocks,
     counters: Counters,
+    /// Invalidations not yet delivered to Redis.
     pending: Mutex<Pending>,
+    /// Whether `pending` holds anything: reads bypass the cache meanwhile.
+    undelivered: AtomicBool,
+    /// Held by the one caller replaying `pending`.
+    replaying: tokio::sync::Mutex<()>,
+    near: Arc<Near>,
+    /// The task listening for other servers' invalidations.
+    listener: Option<tokio::task::AbortHandle>,
+    /// This server, as invalidation messages name it.
+    me: String,
+    /// The pub/sub channel of invalidations.
+    channel: String,
     prefix: String,
     fill: redis::Script,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(listener) = &self.listener {
+            listener.abort();
+        }
+    }
 }
 
 /// The cache: Redis when configured, otherwise nothing.
@@ -104,7 +132,8 @@ pub struct Cache {
 
 /// What a read of one key found.
 enum Read<T> {
-    Found(Envelope<T>),
+    /// The entry, and the size of what Redis held.
+    Found(Envelope<T>, usize),
     Missing,
     /// Redis is unavailable: use the database.
     Unavailable,
@@ -117,9 +146,46 @@ enum Lease {
     Unavailable,
 }
 
+/// How a lookup uses the tier.
+#[derive(Clone, Copy)]
+struct Mode {
+    /// Whether the near cache may answer (and keep what Redis answered).
+    near: bool,
+    /// Whether the outcome is the request's `X-Cache`.
+    reported: bool,
+}
+
+impl Mode {
+    /// What pages and the API show: near cache, reported.
+    const SHARED: Self = Self {
+        near: true,
+        reported: true,
+    };
+    /// Checks that must be exact (session generations): Redis only, and not
+    /// what `X-Cache` describes (the content).
+    const EXACT: Self = Self {
+        near: false,
+        reported: false,
+    };
+}
+
+/// The key of account `user`'s session generation.
+fn session_key(user: i64) -> String {
+    format!("session:{user}")
+}
+
+fn random_token() -> String {
+    let mut rng = rand::rng();
+    (0..16)
+        .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
+        .collect()
+}
+
 impl Cache {
     /// A cache on `settings.redis_url`, or none when it is empty. Connections
     /// are made lazily: Redis being down does not stop the app from starting.
+    /// Called within a Tokio runtime, it also starts listening for other
+    /// servers' invalidations (without one the near cache stays off).
     pub fn new(settings: &CacheSettings) -> anyhow::Result<Self> {
         if !settings.enabled() {
             return Ok(Self::default());
@@ -136,6 +202,27 @@ impl Cache {
             .recycle_timeout(Some(timeout))
             .build()
             .map_err(|error| anyhow::anyhow!("building the Redis pool: {error}"))?;
+        let prefix = format!("million:v{SCHEMA}:");
+        let channel = format!("{prefix}invalidations");
+        let me = random_token();
+        let near = Arc::new(Near::new(
+            Duration::from_millis(settings.near_ttl_ms),
+            settings.near_capacity_kib.saturating_mul(1024),
+        ));
+        let listener = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) if near.enabled() => {
+                let listener = Listener {
+                    client: redis::Client::open(settings.redis_url.as_str())
+                        .map_err(|error| anyhow::anyhow!("cache.redis_url: {error}"))?,
+                    channel: channel.clone(),
+                    me: me.clone(),
+                    patience: timeout.max(Duration::from_secs(1)),
+                    near: Arc::clone(&near),
+                };
+                Some(runtime.spawn(listener.run()).abort_handle())
+            }
+            _ => None,
+        };
         Ok(Self {
             inner: Some(Arc::new(Inner {
                 pool,
@@ -152,7 +239,13 @@ impl Cache {
                 locks: KeyLocks::default(),
                 counters: Counters::default(),
                 pending: Mutex::new(Pending::default()),
-                prefix: format!("million:v{SCHEMA}:"),
+                undelivered: AtomicBool::new(false),
+                replaying: tokio::sync::Mutex::new(()),
+                near,
+                listener,
+                me,
+                channel,
+                prefix,
                 fill: redis::Script::new(FILL_SCRIPT),
             })),
         })
@@ -196,76 +289,13 @@ impl Cache {
         load: F,
     ) -> Result<Option<T>, AppError>
     where
-        T: Serialize + DeserializeOwned,
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<T>, AppError>>,
     {
-        let Some(inner) = &self.inner else {
-            return load().await;
-        };
-        let key = format!("{}{key}", inner.prefix);
-        match inner.read::<T>(&key).await {
-            Read::Unavailable => return inner.bypass(load).await,
-            Read::Found(entry) => {
-                let random: f64 = rand::rng().random_range(f64::EPSILON..=1.0);
-                if !entry.should_refresh(now_ms(), inner.settings.early_refresh_beta, random) {
-                    return Ok(inner.hit(entry));
-                }
-                // Refresh early, if nobody else is already doing it.
-                let Lease::Granted(token) = inner.lease(&key).await else {
-                    return Ok(inner.hit(entry));
-                };
-                bump(&inner.counters.early_refreshes);
-                return match inner.load_and_fill(&key, &token, ttl, load).await {
-                    Ok(value) => {
-                        inner.missed();
-                        Ok(value)
-                    }
-                    // The entry has not expired: a failed refresh must not
-                    // turn a hit into an error. Its lease is left to expire,
-                    // so a failing database sees one refresh per lease, not
-                    // one per hit.
-                    Err(error) => {
-                        tracing::warn!(
-                            error = ?error,
-                            "refreshing {key} early failed: serving the cached value"
-                        );
-                        Ok(inner.hit(entry))
-                    }
-                };
-            }
-            Read::Missing => {}
-        }
-        let (_guard, waited) = inner.locks.lock(&key).await;
-        if waited {
-            // Another task of this process just filled it, most likely.
-            match inner.read::<T>(&key).await {
-                Read::Found(entry) => {
-                    bump(&inner.counters.coalesced);
-                    return Ok(inner.hit(entry));
-                }
-                Read::Unavailable => return inner.bypass(load).await,
-                Read::Missing => {}
-            }
-        }
-        match inner.lease(&key).await {
-            Lease::Granted(token) => {
-                inner.missed();
-                inner.load_and_fill(&key, &token, ttl, load).await
-            }
-            Lease::Unavailable => inner.bypass(load).await,
-            // Another server is refilling: wait briefly for it.
-            Lease::Held => match inner.wait_for_fill::<T>(&key).await {
-                Read::Found(entry) => {
-                    bump(&inner.counters.coalesced);
-                    Ok(inner.hit(entry))
-                }
-                Read::Unavailable => inner.bypass(load).await,
-                Read::Missing => {
-                    inner.missed();
-                    load().await
-                }
-            },
+        match &self.inner {
+            None => load().await,
+            Some(inner) => inner.lookup(key, ttl, Mode::SHARED, load).await,
         }
     }
 
@@ -273,10 +303,28 @@ impl Cache {
     /// `None` when Redis is unavailable.
     pub async fn generation(&self, name: &str) -> Option<u64> {
         let inner = self.inner.as_ref()?;
-        let key = format!("{}gen:{name}", inner.prefix);
+        let key = inner.generation_key(name);
+        let ticket = if inner.near_usable() {
+            if let Some(Some(generation)) = inner.near.get::<u64>(&key) {
+                return Some(generation);
+            }
+            Some(inner.near.ticket(&key))
+        } else {
+            None
+        };
         let value: Option<Option<u64>> = inner.call(async |conn| conn.get(&key).await).await;
         match value {
-            Some(generation) => Some(generation.unwrap_or(0)),
+            Some(generation) => {
+                let generation = generation.unwrap_or(0);
+                if let Some(ticket) = ticket {
+                    // Generations never expire in Redis.
+                    let forever = Duration::from_secs(3600);
+                    inner
+                        .near
+                        .offer(&key, &ticket, Some(generation), 8, forever);
+                }
+                Some(generation)
+            }
             None => {
                 bump(&inner.counters.bypasses);
                 report::cache(CacheOutcome::Bypass);
@@ -294,12 +342,61 @@ impl Cache {
         if invalidation.keys.is_empty() && invalidation.generations.is_empty() {
             return;
         }
-        if !inner
-            .deliver(&invalidation.keys, &invalidation.generations)
+        inner.invalidate(invalidation).await;
+    }
+
+    /// The session generation of account `user` that its tokens must carry,
+    /// or `None` when there is no such account; `load` reads it from the
+    /// database, which Redis stands in front of for `session_ttl_secs`.
+    ///
+    /// Exact: never from the near cache, and filled under a lease like every
+    /// entry, so a read of the old generation cannot be put back after
+    /// [`Cache::sessions_ended`] deleted it. With Redis unavailable, or
+    /// invalidations waiting for it, `load` answers.
+    pub async fn session_generation<F, Fut>(
+        &self,
+        user: i64,
+        load: F,
+    ) -> Result<Option<i32>, AppError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<i32>, AppError>>,
+    {
+        let Some(inner) = &self.inner else {
+            return load().await;
+        };
+        let ttl = Duration::from_secs(inner.settings.session_ttl_secs);
+        inner
+            .lookup(&session_key(user), ttl, Mode::EXACT, load)
             .await
-        {
-            inner.queue(invalidation);
+    }
+
+    /// Call after a committed change of `user`'s session generation (signing
+    /// out everywhere, a new password, deleting the account), before
+    /// answering: deletes the generation Redis holds, so every server reads
+    /// the new one from the database next. If Redis cannot be told, waits
+    /// until every copy of the old generation has expired there
+    /// (`session_ttl_secs` plus `lease_ms`, the longest a fill under a lease
+    /// taken before the change can land): once this returns, no server
+    /// accepts an ended token.
+    pub async fn sessions_ended(&self, user: i64) {
+        let Some(inner) = &self.inner else {
+            return;
+        };
+        let invalidation = Invalidation {
+            keys: vec![session_key(user)],
+            generations: Vec::new(),
+        };
+        if inner.invalidate(invalidation).await {
+            return;
         }
+        let expired = Duration::from_secs(inner.settings.session_ttl_secs)
+            + Duration::from_millis(inner.settings.lease_ms);
+        tracing::warn!(
+            "Redis did not hear that account {user}'s sessions ended: waiting {} ms for its copy to expire",
+            expired.as_millis()
+        );
+        tokio::time::sleep(expired).await;
     }
 
     /// Counters for `/metrics`.
@@ -309,8 +406,10 @@ impl Cache {
         };
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let counters = &inner.counters;
+        let (near_entries, near_bytes) = inner.near.size();
         CacheCounters {
             hits: read(&counters.hits),
+            near_hits: read(&counters.near_hits),
             misses: read(&counters.misses),
             bypasses: read(&counters.bypasses),
             errors: read(&counters.errors),
@@ -318,12 +417,145 @@ impl Cache {
             stale_sets_prevented: read(&counters.stale_sets_prevented),
             early_refreshes: read(&counters.early_refreshes),
             waiting: read(&counters.waiting_for_lease) + inner.locks.waiting(),
+            near_entries,
+            near_bytes,
+            near_subscribed: inner.near.subscribed(),
             circuit_open: inner.breaker.is_open(),
         }
     }
 }
 
+/// Keeps what Redis answered in the near cache, when the lookup may.
+struct Keep<'a> {
+    near: &'a Near,
+    key: &'a str,
+    ticket: Option<Ticket>,
+}
+
+impl Keep<'_> {
+    fn entry<T: Clone + Send + Sync + 'static>(&self, entry: &Envelope<T>, size: usize) {
+        let Some(ticket) = &self.ticket else {
+            return;
+        };
+        let expires_in = Duration::from_millis(entry.expires_at_ms.saturating_sub(now_ms()));
+        self.near
+            .offer(self.key, ticket, entry.value.clone(), size, expires_in);
+    }
+}
+
 impl Inner {
+    fn generation_key(&self, name: &str) -> String {
+        format!("{}gen:{name}", self.prefix)
+    }
+
+    /// Whether the near cache may be read: other servers' invalidations
+    /// reach this one, none of this one's wait for Redis, and Redis answers.
+    fn near_usable(&self) -> bool {
+        self.near.enabled()
+            && self.near.subscribed()
+            && !self.undelivered.load(Ordering::SeqCst)
+            && !self.breaker.is_open()
+    }
+
+    /// [`Cache::get_or_load`], and the exact lookups.
+    async fn lookup<T, F, Fut>(
+        self: &Arc<Self>,
+        key: &str,
+        ttl: Duration,
+        mode: Mode,
+        load: F,
+    ) -> Result<Option<T>, AppError>
+    where
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<T>, AppError>>,
+    {
+        let key = format!("{}{key}", self.prefix);
+        let ticket = if mode.near && self.near_usable() {
+            if let Some(value) = self.near.get::<T>(&key) {
+                bump(&self.counters.near_hits);
+                return Ok(self.hit(value, mode));
+            }
+            // Taken before Redis is read: the value is kept only if no
+            // invalidation of the key comes meanwhile.
+            Some(self.near.ticket(&key))
+        } else {
+            None
+        };
+        let keep = Keep {
+            near: &self.near,
+            key: &key,
+            ticket,
+        };
+        match self.read::<T>(&key).await {
+            Read::Unavailable => return self.bypass(load, mode).await,
+            Read::Found(entry, size) => {
+                let random: f64 = rand::rng().random_range(f64::EPSILON..=1.0);
+                if !entry.should_refresh(now_ms(), self.settings.early_refresh_beta, random) {
+                    keep.entry(&entry, size);
+                    return Ok(self.hit(entry.value, mode));
+                }
+                // Refresh early, if nobody else is already doing it.
+                let Lease::Granted(token) = self.lease(&key).await else {
+                    keep.entry(&entry, size);
+                    return Ok(self.hit(entry.value, mode));
+                };
+                bump(&self.counters.early_refreshes);
+                return match self.load_and_fill(&token, ttl, load, &keep).await {
+                    Ok(value) => {
+                        self.missed(mode);
+                        Ok(value)
+                    }
+                    // The entry has not expired: a failed refresh must not
+                    // turn a hit into an error. Its lease is left to expire,
+                    // so a failing database sees one refresh per lease, not
+                    // one per hit.
+                    Err(error) => {
+                        tracing::warn!(
+                            error = ?error,
+                            "refreshing {key} early failed: serving the cached value"
+                        );
+                        Ok(self.hit(entry.value, mode))
+                    }
+                };
+            }
+            Read::Missing => {}
+        }
+        let (_guard, waited) = self.locks.lock(&key).await;
+        if waited {
+            // Another task of this process just filled it, most likely.
+            match self.read::<T>(&key).await {
+                Read::Found(entry, size) => {
+                    bump(&self.counters.coalesced);
+                    keep.entry(&entry, size);
+                    return Ok(self.hit(entry.value, mode));
+                }
+                Read::Unavailable => return self.bypass(load, mode).await,
+                Read::Missing => {}
+            }
+        }
+        match self.lease(&key).await {
+            Lease::Granted(token) => {
+                self.missed(mode);
+                self.load_and_fill(&token, ttl, load, &keep).await
+            }
+            Lease::Unavailable => self.bypass(load, mode).await,
+            // Another server is refilling: wait briefly for it.
+            Lease::Held => match self.wait_for_fill::<T>(&key).await {
+                Read::Found(entry, size) => {
+                    bump(&self.counters.coalesced);
+                    keep.entry(&entry, size);
+                    Ok(self.hit(entry.value, mode))
+                }
+                Read::Unavailable => self.bypass(load, mode).await,
+                Read::Missing => {
+                    self.missed(mode);
+                    load().await
+                }
+            },
+        }
+    }
+
     /// Runs one Redis call with the time limit, without the breaker.
     async fn raw<T>(
         &self,
@@ -339,7 +571,7 @@ impl Inner {
 
     /// Runs one Redis call with the time limit and the breaker; `None` when
     /// Redis is unavailable.
-    async fn call<T>(
+    async fn attempt<T>(
         self: &Arc<Self>,
         work: impl AsyncFnOnce(&mut deadpool_redis::Connection) -> redis::RedisResult<T>,
     ) -> Option<T> {
@@ -350,11 +582,6 @@ impl Inner {
             Ok(value) => {
                 if permit.success() == Transition::Recovered {
                     tracing::info!("Redis answers again: the cache is back on");
-                    // What this call read predates the invalidations missed
-                    // meanwhile: deliver them, and let this caller use the database.
-                    if self.replay().await {
-                        return None;
-                    }
                 }
                 Some(value)
             }
@@ -363,6 +590,20 @@ impl Inner {
                 None
             }
         }
+    }
+
+    /// A call that reads (or fills) the cache: `None` while invalidations
+    /// wait to be delivered, since Redis may still hold what they replace —
+    /// this caller delivers them if nobody else is, and uses the database.
+    async fn call<T>(
+        self: &Arc<Self>,
+        work: impl AsyncFnOnce(&mut deadpool_redis::Connection) -> redis::RedisResult<T>,
+    ) -> Option<T> {
+        if self.undelivered.load(Ordering::SeqCst) {
+            self.replay().await;
+            return None;
+        }
+        self.attempt(work).await
     }
 
     /// Counts a failed call (`permit` its leave, if it had one).
@@ -386,17 +627,13 @@ impl Inner {
             None => Read::Unavailable,
             Some(None) => Read::Missing,
             // An entry that no longer parses is as good as missing.
-            Some(Some(text)) => serde_json::from_str(&text).map_or(Read::Missing, Read::Found),
+            Some(Some(text)) => serde_json::from_str(&text)
+                .map_or(Read::Missing, |entry| Read::Found(entry, text.len())),
         }
     }
 
     async fn lease(self: &Arc<Self>, key: &str) -> Lease {
-        let token: String = {
-            let mut rng = rand::rng();
-            (0..16)
-                .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
-                .collect()
-        };
+        let token = random_token();
         let lease_key = format!("{key}:lease");
         let lease_ms = self.settings.lease_ms;
         let granted: Option<bool> = self
@@ -434,42 +671,50 @@ impl Inner {
         Read::Missing
     }
 
-    fn hit<T>(&self, entry: Envelope<T>) -> Option<T> {
+    fn hit<T>(&self, value: Option<T>, mode: Mode) -> Option<T> {
         bump(&self.counters.hits);
-        report::cache(CacheOutcome::Hit);
-        entry.value
+        if mode.reported {
+            report::cache(CacheOutcome::Hit);
+        }
+        value
     }
 
     /// Counts a read the cache could not answer.
-    fn missed(&self) {
+    fn missed(&self, mode: Mode) {
         bump(&self.counters.misses);
-        report::cache(CacheOutcome::Miss);
+        if mode.reported {
+            report::cache(CacheOutcome::Miss);
+        }
     }
 
-    async fn bypass<T, F, Fut>(&self, load: F) -> Result<Option<T>, AppError>
+    async fn bypass<T, F, Fut>(&self, load: F, mode: Mode) -> Result<Option<T>, AppError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<T>, AppError>>,
     {
         bump(&self.counters.bypasses);
-        report::cache(CacheOutcome::Bypass);
+        if mode.reported {
+            report::cache(CacheOutcome::Bypass);
+        }
         load().await
     }
 
     /// Loads the value and stores it if this caller still holds the lease
-    /// `token`; the caller counts the miss.
+    /// `token` (keeping it near too, when `keep` may); the caller counts the
+    /// miss.
     async fn load_and_fill<T, F, Fut>(
         self: &Arc<Self>,
-        key: &str,
         token: &str,
         ttl: Duration,
         load: F,
+        keep: &Keep<'_>,
     ) -> Result<Option<T>, AppError>
     where
-        T: Serialize,
+        T: Serialize + Clone + Send + Sync + 'static,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<T>, AppError>>,
     {
+        let key = keep.key;
         let started = Instant::now();
         let value = load().await?;
         let ttl = if value.is_some() {
@@ -496,138 +741,13 @@ impl Inner {
                         .await
                 })
                 .await;
-            if stored == Some(0) {
+            match stored {
+                Some(1) => keep.entry(&entry, payload.len()),
                 // A write invalidated the entry while we were reading it.
-                bump(&self.counters.stale_sets_prevented);
+                Some(0) => bump(&self.counters.stale_sets_prevented),
+                _ => {}
             }
         }
         Ok(entry.value)
-    }
-
-    /// Deletes entries (and their leases) and advances generations; false
-    /// when Redis could not be reached.
-    async fn deliver(self: &Arc<Self>, keys: &[String], generations: &[String]) -> bool {
-        let pipeline = self.pipeline(keys, generations);
-        self.call(async |conn| pipeline.query_async::<()>(conn).await)
-            .await
-            .is_some()
-    }
-
-    /// One round trip deleting entries with their leases and advancing generations.
-    fn pipeline(&self, keys: &[String], generations: &[String]) -> redis::Pipeline {
-        let mut pipeline = redis::pipe();
-        for key in keys {
-            let full = format!("{}{key}", self.prefix);
-            pipeline
-                .del(&full)
-                .ignore()
-                .del(format!("{full}:lease"))
-                .ignore();
-        }
-        for name in generations {
-            pipeline
-                .incr(format!("{}gen:{name}", self.prefix), 1)
-                .ignore();
-        }
-        pipeline
-    }
-
-    fn queue(&self, invalidation: Invalidation) {
-        let mut pending = self
-            .pending
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        pending.keys.extend(invalidation.keys);
-        pending.generations.extend(invalidation.generations);
-        if pending.keys.len() + pending.generations.len() > PENDING_LIMIT {
-            pending.keys.clear();
-            pending.generations.clear();
-            pending.overflowed = true;
-        }
-    }
-
-    /// Delivers what could not be delivered while Redis was away; says
-    /// whether there was anything to deliver.
-    async fn replay(&self) -> bool {
-        let (keys, generations, overflowed) = {
-            let mut pending = self
-                .pending
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let overflowed = std::mem::take(&mut pending.overflowed);
-            (
-                pending.keys.drain(..).collect::<Vec<_>>(),
-                pending.generations.drain(..).collect::<Vec<_>>(),
-                overflowed,
-            )
-        };
-        if keys.is_empty() && generations.is_empty() && !overflowed {
-            return false;
-        }
-        let delivered = if overflowed {
-            self.forget_everything().await
-        } else {
-            let pipeline = self.pipeline(&keys, &generations);
-            self.raw(async |conn| pipeline.query_async::<()>(conn).await)
-                .await
-                .is_ok()
-        };
-        if delivered {
-            tracing::info!("delivered the invalidations missed while Redis was away");
-        } else {
-            self.queue(Invalidation { keys, generations });
-            if overflowed {
-                self.pending
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .overflowed = true;
-            }
-            self.failed(None, "replaying missed invalidations failed");
-        }
-        true
-    }
-
-    /// Drops every entry of ours (after losing track of invalidations).
-    async fn forget_everything(&self) -> bool {
-        let pattern = format!("{}*", self.prefix);
-        let mut cursor: u64 = 0;
-        loop {
-            let step: Result<(u64, Vec<String>), String> = self
-                .raw(async |conn| {
-                    redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(&pattern)
-                        .arg("COUNT")
-                        .arg(1000)
-                        .query_async(conn)
-                        .await
-                })
-                .await;
-            let Ok((next, keys)) = step else {
-                return false;
-            };
-            if !keys.is_empty()
-                && self
-                    .raw(async |conn| {
-                        redis::cmd("UNLINK")
-                            .arg(&keys)
-                            .query_async::<()>(conn)
-                            .await
-                    })
-                    .await
-                    .is_err()
-            {
-                return false;
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-        tracing::warn!(
-            "too many invalidations were missed while Redis was away: dropped every cache entry"
-        );
-        true
     }
 }
