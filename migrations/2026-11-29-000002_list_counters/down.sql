@@ -27,4 +27,5 @@ ALTER TABLE users DROP COLUMN following_count;
 ALTER TABLE users DROP COLUMN followers_count;
 ALTER TABLE users DROP COLUMN favorites_count;
 ALTER TABLE users DROP COLUMN articles_count;
+DROP FUNCTION recount_list_counters();
 DROP TABLE article_counts;

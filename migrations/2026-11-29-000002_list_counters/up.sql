@@ -10,27 +10,35 @@ CREATE TABLE article_counts (
     articles BIGINT NOT NULL DEFAULT 0
 );
 INSERT INTO article_counts (shard) SELECT generate_series(0, 15);
-UPDATE article_counts SET articles = (SELECT count(*) FROM articles) WHERE shard = 0;
 
--- What each person wrote and favorited, for their profile's lists.
+-- What each person wrote and favorited, for their profile's lists; their
+-- followers and followings, for profiles and the people directory.
 ALTER TABLE users ADD COLUMN articles_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN favorites_count INTEGER NOT NULL DEFAULT 0;
-UPDATE users u SET articles_count = c.n
-  FROM (SELECT author_id, count(*)::int AS n FROM articles GROUP BY author_id) c
- WHERE u.id = c.author_id;
-UPDATE users u SET favorites_count = c.n
-  FROM (SELECT user_id, count(*)::int AS n FROM favorites GROUP BY user_id) c
- WHERE u.id = c.user_id;
-
--- Followers and followings, for profiles and the people directory.
 ALTER TABLE users ADD COLUMN followers_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN following_count INTEGER NOT NULL DEFAULT 0;
-UPDATE users u SET followers_count = c.n
-  FROM (SELECT followee_id, count(*)::int AS n FROM follows GROUP BY followee_id) c
- WHERE u.id = c.followee_id;
-UPDATE users u SET following_count = c.n
-  FROM (SELECT follower_id, count(*)::int AS n FROM follows GROUP BY follower_id) c
- WHERE u.id = c.follower_id;
+
+-- Sets every list counter from the rows it counts: once here, and by the
+-- seeder, which writes rows with the triggers off.
+CREATE FUNCTION recount_list_counters() RETURNS void LANGUAGE sql AS $$
+    UPDATE tags t SET articles_count = c.n
+      FROM (SELECT tag_id, count(*)::int AS n FROM article_tags GROUP BY tag_id) c
+     WHERE t.id = c.tag_id AND t.articles_count <> c.n;
+    UPDATE users u SET articles_count = c.n
+      FROM (SELECT author_id, count(*)::int AS n FROM articles GROUP BY author_id) c
+     WHERE u.id = c.author_id AND u.articles_count <> c.n;
+    UPDATE users u SET favorites_count = c.n
+      FROM (SELECT user_id, count(*)::int AS n FROM favorites GROUP BY user_id) c
+     WHERE u.id = c.user_id AND u.favorites_count <> c.n;
+    UPDATE users u SET followers_count = c.n
+      FROM (SELECT followee_id, count(*)::int AS n FROM follows GROUP BY followee_id) c
+     WHERE u.id = c.followee_id AND u.followers_count <> c.n;
+    UPDATE users u SET following_count = c.n
+      FROM (SELECT follower_id, count(*)::int AS n FROM follows GROUP BY follower_id) c
+     WHERE u.id = c.follower_id AND u.following_count <> c.n;
+    UPDATE article_counts SET articles = CASE shard WHEN 0 THEN (SELECT count(*) FROM articles) ELSE 0 END;
+$$;
+SELECT recount_list_counters();
 
 -- One statement updates both people, locking them in id order.
 CREATE FUNCTION follows_count_trigger() RETURNS trigger LANGUAGE plpgsql AS $$

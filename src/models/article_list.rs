@@ -12,14 +12,13 @@
 //! transaction as the writes (see the migrations); only a combination of
 //! filters is counted by walking, and then only the narrowest one's rows.
 
-use diesel::QueryableByName;
 use diesel::pg::Pg;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 
-use super::Conn;
 use super::article::{ArticleFilter, ArticleSummary};
+use super::{Conn, Count};
 use crate::domain::paging::{Cursor, Position};
 
 /// The columns of [`ArticleSummary`], from the articles aliased `a`.
@@ -253,12 +252,6 @@ fn feed_sql(filter: &ArticleFilter, reader: i64, limit: i64, position: Position)
         conditions = conditions.join(" AND "),
     );
     sql
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
 }
 
 /// How many articles match `filter`, from the counters where one filter

@@ -22,6 +22,13 @@ pub use user::{NewUser, User, UserChanges};
 /// The connection type every query runs on.
 pub type Conn = diesel_async::AsyncPgConnection;
 
+/// One number from a raw query (`SELECT count(*) AS n …`).
+#[derive(diesel::QueryableByName)]
+pub(crate) struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub n: i64,
+}
+
 /// The name of the unique index a write collided with, if that is what failed.
 pub fn unique_violation(error: &diesel::result::Error) -> Option<&str> {
     match error {

@@ -8,7 +8,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use diesel::sql_types::{BigInt, Text};
 
-use super::{Conn, like_prefix};
+use super::{Conn, Count, like_prefix};
 use crate::domain::paging::NamePosition;
 use crate::schema::{lower_text, revoked_sessions, users};
 
@@ -41,12 +41,6 @@ struct Matched {
     user: User,
     #[diesel(sql_type = Text)]
     matched: String,
-}
-
-#[derive(QueryableByName)]
-struct Counted {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
 }
 
 /// A new account.
@@ -281,7 +275,7 @@ impl User {
                   WHERE name <> '' AND lower(name) COLLATE \"C\" LIKE $1 \
                   ORDER BY lower(name) COLLATE \"C\", id LIMIT 2 * $2) w \
                  WHERE lower(username) NOT LIKE $1)) c";
-        let counted: Counted = diesel::sql_query(sql)
+        let counted: Count = diesel::sql_query(sql)
             .bind::<Text, _>(like_prefix(&prefix.to_lowercase()))
             .bind::<BigInt, _>(cap)
             .get_result(conn)

@@ -135,25 +135,9 @@ pub async fn run(conninfo: &str, plan: &Plan, if_empty: bool) -> anyhow::Result<
 
     let step = Step::start("counters", 0);
     tx.batch_execute(
-        "UPDATE tags t SET articles_count = c.n
-           FROM (SELECT tag_id, count(*)::int AS n FROM article_tags GROUP BY tag_id) c
-          WHERE t.id = c.tag_id AND t.articles_count <> c.n;
+        "SELECT recount_list_counters();
          SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users));
          SELECT setval(pg_get_serial_sequence('articles', 'id'), (SELECT max(id) FROM articles));
-         UPDATE users u SET articles_count = c.n
-           FROM (SELECT author_id, count(*)::int AS n FROM articles GROUP BY author_id) c
-          WHERE u.id = c.author_id AND u.articles_count <> c.n;
-         UPDATE users u SET favorites_count = c.n
-           FROM (SELECT user_id, count(*)::int AS n FROM favorites GROUP BY user_id) c
-          WHERE u.id = c.user_id AND u.favorites_count <> c.n;
-         UPDATE users u SET followers_count = c.n
-           FROM (SELECT followee_id, count(*)::int AS n FROM follows GROUP BY followee_id) c
-          WHERE u.id = c.followee_id AND u.followers_count <> c.n;
-         UPDATE users u SET following_count = c.n
-           FROM (SELECT follower_id, count(*)::int AS n FROM follows GROUP BY follower_id) c
-          WHERE u.id = c.follower_id AND u.following_count <> c.n;
-         UPDATE article_counts SET articles = 0;
-         UPDATE article_counts SET articles = (SELECT count(*) FROM articles) WHERE shard = 0;
          SELECT setval(pg_get_serial_sequence('comments', 'id'), GREATEST((SELECT max(id) FROM comments), 1));
          ALTER TABLE articles ENABLE TRIGGER articles_count;
          ALTER TABLE follows ENABLE TRIGGER follows_count;

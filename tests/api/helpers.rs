@@ -195,6 +195,16 @@ impl TestDatabase {
     }
 }
 
+/// Each session store this build has: session behaviour is tested in all.
+pub fn session_stores() -> Vec<million::settings::SessionStoreKind> {
+    use million::settings::SessionStoreKind;
+    let mut stores = vec![SessionStoreKind::Memory];
+    if cfg!(feature = "stateless-sessions") {
+        stores.push(SessionStoreKind::Cookie);
+    }
+    stores
+}
+
 /// Settings as the tests run the application: local defaults, port 0, one
 /// worker, the test database.
 pub fn test_settings(database: &TestDatabase) -> Settings {

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 
 use million::settings::SessionStoreKind;
 
-use crate::helpers::{Browser, PASSWORD, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{Browser, PASSWORD, TestApp, session_stores, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn signing_up_signs_the_new_user_in() {
@@ -505,15 +505,6 @@ async fn pages_that_need_an_account_send_visitors_to_sign_in() {
             "{path}"
         );
     }
-}
-
-/// Each session store this build has: sessions end everywhere in all of them.
-fn session_stores() -> Vec<SessionStoreKind> {
-    let mut stores = vec![SessionStoreKind::Memory];
-    if cfg!(feature = "stateless-sessions") {
-        stores.push(SessionStoreKind::Cookie);
-    }
-    stores
 }
 
 async fn api_login(app: &TestApp, password: &str) -> String {

@@ -5,7 +5,7 @@
 use million::settings::SessionStoreKind;
 use reqwest::StatusCode;
 
-use crate::helpers::{PASSWORD, spawn_app, spawn_app_on, spawn_app_with};
+use crate::helpers::{PASSWORD, session_stores, spawn_app, spawn_app_on, spawn_app_with};
 
 /// The names of the cookies a response sets.
 fn cookies_set(headers: &reqwest::header::HeaderMap) -> Vec<String> {
@@ -16,15 +16,6 @@ fn cookies_set(headers: &reqwest::header::HeaderMap) -> Vec<String> {
         .filter_map(|cookie| cookie.split('=').next())
         .map(str::to_string)
         .collect()
-}
-
-/// Each session store this build has.
-fn session_stores() -> Vec<SessionStoreKind> {
-    let mut stores = vec![SessionStoreKind::Memory];
-    if cfg!(feature = "stateless-sessions") {
-        stores.push(SessionStoreKind::Cookie);
-    }
-    stores
 }
 
 #[tokio::test]
