@@ -13,8 +13,6 @@ use std::pin::pin;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use argon2::password_hash::PasswordHasher;
-use argon2::password_hash::phc::PasswordHash;
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
@@ -86,10 +84,8 @@ pub async fn run(conninfo: &str, plan: &Plan, if_empty: bool) -> anyhow::Result<
     let mut rng = StdRng::seed_from_u64(0x6d69_6c6c ^ existing as u64);
     let pools = TextPools::new(&mut rng);
     let password_hash = tokio::task::spawn_blocking(|| {
-        argon2::Argon2::default()
-            .hash_password(PASSWORD.as_bytes())
-            .map(|hash: PasswordHash| hash.to_string())
-            .map_err(|error| anyhow::anyhow!("hashing the seed password: {error}"))
+        crate::auth::password::hash_phc(PASSWORD.as_bytes())
+            .context("hashing the seed password")
     })
     .await??;
 
