@@ -6,6 +6,8 @@
 //!   data with the same binary, the same read mix (profiles and articles,
 //!   API and pages) through the front door of each: throughput, latency at
 //!   one fixed rate and database queries per request, phase 4 ÷ phase 3;
+//!   then, on one of phase 4's app servers directly, a hot profile and a
+//!   hot article (near-cache hits) against a bare route;
 //! - `scale`: every endpoint on a small and a large data set
 //!   ([`scale`]);
 //! - `signin`: reads while sign-ins saturate the password hashing
@@ -71,6 +73,17 @@ struct PhaseResult {
     hit_ratio: Option<f64>,
 }
 
+/// Hot reads served from the near cache against a bare route, on one app
+/// server directly (no proxy in between), in requests per second.
+struct NearCacheResult {
+    bare: Measurement,
+    profile: Measurement,
+    article: Measurement,
+}
+
+/// A hot read should reach this share of the bare route's throughput.
+const NEAR_CACHE_GOAL: f64 = 0.55;
+
 /// Runs the leg asked for.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.leg {
@@ -117,6 +130,7 @@ async fn compare_cache(args: CacheArgs) -> anyhow::Result<()> {
 
     let work = tempfile_dir()?;
     let mut results = Vec::new();
+    let mut near = None;
     let mut fixed_rate = None;
     for phase in [3u8, 4] {
         eprintln!("\nPhase {phase}:");
@@ -142,6 +156,9 @@ async fn compare_cache(args: CacheArgs) -> anyhow::Result<()> {
             args.connections,
             rate,
         )?;
+        if phase == 4 {
+            near = Some(near_cache(&wrk, &stack, &paths, &work, &args)?);
+        }
         stack.down().await;
         results.push(PhaseResult {
             peak,
@@ -152,7 +169,87 @@ async fn compare_cache(args: CacheArgs) -> anyhow::Result<()> {
     }
     let _ = std::fs::remove_dir_all(&work);
     print_report(&results, fixed_rate.unwrap_or_default(), &args, urls.len());
+    if let Some(near) = near {
+        print_near_cache(&near, &args);
+    }
     Ok(())
+}
+
+/// One hot profile and one hot article, each read over and over from one
+/// app server, against `GET /healthz` on the same server.
+fn near_cache(
+    wrk: &std::path::Path,
+    stack: &Stack,
+    paths: &[String],
+    work: &std::path::Path,
+    args: &CacheArgs,
+) -> anyhow::Result<NearCacheResult> {
+    let app = stack
+        .plan
+        .apps
+        .first()
+        .map(|app| format!("http://{}", app.address))
+        .context("phase 4 without an app server")?;
+    let first = |prefix: &str| {
+        paths
+            .iter()
+            .find(|path| path.starts_with(prefix))
+            .cloned()
+            .with_context(|| format!("no {prefix}… path in the read mix"))
+    };
+    let (profile, article) = (first("/api/profiles/")?, first("/api/articles/")?);
+    let seconds = args.duration.min(5);
+    eprintln!(
+        "  near cache: one app server directly, a bare route and two hot reads ({seconds} s each)…"
+    );
+    let measure = |path: &str| {
+        run_wrk(
+            wrk,
+            &app,
+            &[path.to_string()],
+            work,
+            seconds,
+            args.connections,
+        )
+    };
+    Ok(NearCacheResult {
+        bare: measure("/healthz")?,
+        profile: measure(&profile)?,
+        article: measure(&article)?,
+    })
+}
+
+fn print_near_cache(near: &NearCacheResult, args: &CacheArgs) {
+    println!(
+        "\nNear cache: one phase 4 app server directly, one URL read over and over, {} connections\n",
+        args.connections
+    );
+    println!("{:<34} {:>14} {:>10}", "", "requests/s", "÷ bare");
+    let bare = near.bare.requests_per_second;
+    for (label, measured) in [
+        ("GET /healthz (bare route)", &near.bare),
+        ("hot GET /api/profiles/{u}", &near.profile),
+        ("hot GET /api/articles/{slug}", &near.article),
+    ] {
+        let ratio = if bare > 0.0 {
+            measured.requests_per_second / bare
+        } else {
+            0.0
+        };
+        println!(
+            "{label:<34} {:>14.0} {:>9.2}×",
+            measured.requests_per_second, ratio
+        );
+    }
+    let worst = near
+        .profile
+        .requests_per_second
+        .min(near.article.requests_per_second);
+    let met = bare > 0.0 && worst / bare >= NEAR_CACHE_GOAL;
+    println!(
+        "Goal: a hot read at least {NEAR_CACHE_GOAL}× the bare route: {}.",
+        if met { "met" } else { "NOT met" }
+    );
 }
 
 /// Seeds the database at `conninfo` up to the requested size; whether it

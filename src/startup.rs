@@ -30,6 +30,8 @@ use crate::settings::{ApplicationSettings, DatabaseTarget, Settings};
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
 use crate::tiers::cache::Cache;
+use crate::tiers::replicas::Replicas;
+use crate::tiers::replicas_common::{format_lsn, parse_lsn};
 use crate::{report, routes};
 
 /// A bound, configured server, ready to run.
@@ -66,8 +68,10 @@ impl Application {
             }
         }
         let pool = db::pool::build(conninfo, &settings.database, &instance)?;
+        let replicas = Replicas::new(&settings.replicas, &settings.database, conninfo, &instance)?;
+        replicas.start_monitor(pool.clone());
         let state = AppState {
-            db: Db::new(pool, db::node_label(conninfo)),
+            db: Db::new(pool, db::node_label(conninfo), replicas),
             passwords: Passwords::new(
                 settings.auth.hash_slots(),
                 Duration::from_millis(settings.auth.hash_wait_ms),
@@ -84,6 +88,7 @@ impl Application {
             architecture: Arc::new(settings.architecture.clone()),
             cache: Cache::new(&settings.cache)?,
             cache_settings: Arc::new(settings.cache.clone()),
+            read_after_ttl_secs: settings.replicas.read_after_ttl_secs,
         };
         let server = server(listener, state, &settings)?;
         Ok(Self {
@@ -192,15 +197,52 @@ fn server(listener: TcpListener, state: AppState, settings: &Settings) -> anyhow
     Ok(server)
 }
 
-/// Says in `X-Db-Queries` how many database queries the request made, and in
-/// `X-Cache` whether the cache answered it (when it asked the cache at all).
+/// Says in `X-Db-Queries` how many database queries the request made, in
+/// `X-Cache` whether the cache answered it (when it asked the cache at all),
+/// and in `X-Db-Node` which database nodes its reads went to.
+///
+/// With read replicas, it also carries read-your-writes: a request that
+/// brings a WAL position (the `million_read_after` cookie of pages, or the
+/// `X-Db-Lsn` header an API client echoes) reads only from replicas that
+/// have replayed it; a request that wrote hands back the primary's position
+/// after its write, in `X-Db-Lsn` and, outside the API, in that cookie.
 async fn report_headers(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let (response, summary) = report::collect(next.call(request)).await;
+    let read_after = read_after(&request);
+    let api = request.path().starts_with("/api/");
+    let state = request.app_data::<web::Data<AppState>>().cloned();
+    let (response, summary) = report::collect_reading_after(read_after, next.call(request)).await;
     let mut response = response?;
+    if summary.wrote
+        && let Some(state) = &state
+        && let Some(position) = state.db.primary_position().await
+    {
+        let text = format_lsn(position.max(read_after.unwrap_or(0)));
+        if let Ok(value) = HeaderValue::from_str(&text) {
+            response
+                .headers_mut()
+                .insert(header::HeaderName::from_static("x-db-lsn"), value);
+        }
+        if !api {
+            let ttl = state.read_after_ttl_secs;
+            let cookie = actix_web::cookie::Cookie::build(READ_AFTER_COOKIE, text)
+                .path("/")
+                .http_only(true)
+                .same_site(actix_web::cookie::SameSite::Lax)
+                .max_age(actix_web::cookie::time::Duration::seconds(ttl as i64))
+                .finish();
+            let _ = response.response_mut().add_cookie(&cookie);
+        }
+    }
     let headers = response.headers_mut();
+    if !summary.read_nodes.is_empty() {
+        let nodes: Vec<&str> = summary.read_nodes.iter().map(|node| &**node).collect();
+        if let Ok(value) = HeaderValue::from_str(&nodes.join(", ")) {
+            headers.insert(header::HeaderName::from_static("x-db-node"), value);
+        }
+    }
     headers.insert(
         header::HeaderName::from_static("x-db-queries"),
         HeaderValue::from(summary.queries),
@@ -212,6 +254,24 @@ async fn report_headers(
         );
     }
     Ok(response)
+}
+
+/// The cookie that carries a browser's last write position (read-your-writes).
+const READ_AFTER_COOKIE: &str = "million_read_after";
+
+/// The WAL position `request` must read at: the `X-Db-Lsn` header, else
+/// the `million_read_after` cookie. Anything that is not one is ignored.
+fn read_after(request: &ServiceRequest) -> Option<u64> {
+    let header = request
+        .headers()
+        .get("x-db-lsn")
+        .and_then(|value| value.to_str().ok())
+        .and_then(parse_lsn);
+    header.or_else(|| {
+        request
+            .cookie(READ_AFTER_COOKIE)
+            .and_then(|cookie| parse_lsn(cookie.value()))
+    })
 }
 
 /// Pages load only our own styles; avatars may come from any web address.

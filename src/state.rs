@@ -37,4 +37,6 @@ pub struct AppState {
     pub cache: Cache,
     /// How long each kind of cache entry lives.
     pub cache_settings: Arc<CacheSettings>,
+    /// How long a browser's reads wait for replicas to replay its last write.
+    pub read_after_ttl_secs: u64,
 }

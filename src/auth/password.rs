@@ -293,10 +293,7 @@ mod tests {
     async fn hashes_verify_only_the_right_password() {
         let passwords = Passwords::new(2, Duration::from_secs(5));
         let hash = passwords.hash(&secret("correct horse")).await.unwrap();
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"),
-            "{hash}"
-        );
+        assert!(hash.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{hash}");
         assert!(
             passwords
                 .verify(&secret("correct horse"), Some(hash.clone()))

@@ -99,10 +99,7 @@ async fn measure(
     paths.shuffle(&mut rand::rng());
     let client = set.client().await?;
     let accounts = client
-        .query(
-            "SELECT email FROM users ORDER BY id LIMIT 64",
-            &[],
-        )
+        .query("SELECT email FROM users ORDER BY id LIMIT 64", &[])
         .await?;
     let emails: Vec<String> = accounts.iter().map(|row| row.get(0)).collect();
     // The accounts signing in get a hash made with today's parameters: the

@@ -68,8 +68,18 @@ impl PgBinaries {
         }
     }
 
+    /// `name` beside `postgres`: in `bin_dir`, or in the folder `postgres`
+    /// really lives in when `bin_dir` holds only links to some programs.
     fn program(&self, name: &str) -> PathBuf {
-        self.bin_dir.join(name)
+        let beside = self.bin_dir.join(name);
+        if beside.is_file() {
+            return beside;
+        }
+        std::fs::canonicalize(self.bin_dir.join("postgres"))
+            .ok()
+            .and_then(|real| real.parent().map(|dir| dir.join(name)))
+            .filter(|candidate| candidate.is_file())
+            .unwrap_or(beside)
     }
 }
 
@@ -163,6 +173,29 @@ impl PostgresServer {
         let server = Self { child, config };
         server.wait_until_ready(Duration::from_secs(60)).await?;
         Ok(server)
+    }
+
+    /// Starts a streaming replica of the server `source` names (a
+    /// connection string for a role with the REPLICATION attribute). An
+    /// empty data folder is first cloned with `pg_basebackup -R`, which
+    /// writes `primary_conninfo` and `standby.signal`; the replica then
+    /// follows the primary for as long as it runs, across restarts.
+    pub async fn start_replica(
+        binaries: &PgBinaries,
+        mut config: ClusterConfig,
+        source: &str,
+    ) -> anyhow::Result<Self> {
+        let run_as = service_user()?;
+        prepare_dir(&config.data_dir, run_as.as_ref(), 0o700)?;
+        if !config.data_dir.join("PG_VERSION").exists() {
+            base_backup(binaries, &config, source, run_as.as_ref())?;
+        }
+        // Queries on the replica hold back the primary's vacuum of the rows
+        // they read, rather than being cancelled by it.
+        config
+            .settings
+            .push(("hot_standby_feedback".to_string(), "on".to_string()));
+        Self::start(binaries, config).await
     }
 
     async fn wait_until_ready(&self, timeout: Duration) -> anyhow::Result<()> {
@@ -301,6 +334,48 @@ fn initdb(
     if !output.status.success() {
         bail!(
             "initdb failed for {}:\n{}{}",
+            config.data_dir.display(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// Clones the server `source` names into `config.data_dir` for a replica.
+fn base_backup(
+    binaries: &PgBinaries,
+    config: &ClusterConfig,
+    source: &str,
+    run_as: Option<&User>,
+) -> anyhow::Result<()> {
+    let mut command = Command::new(binaries.program("pg_basebackup"));
+    command
+        .arg("-D")
+        .arg(&config.data_dir)
+        .args([
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+            "--no-sync",
+            "-d",
+            source,
+        ])
+        .current_dir("/");
+    if let Some(user) = run_as {
+        use std::os::unix::process::CommandExt;
+        command.uid(user.uid.as_raw()).gid(user.gid.as_raw());
+    }
+    let output = command
+        .output()
+        .with_context(|| format!("running {}", binaries.program("pg_basebackup").display()))?;
+    if !output.status.success() {
+        // A half-made copy would be taken for a cluster next time.
+        let _ = clear_dir(&config.data_dir);
+        bail!(
+            "pg_basebackup could not clone the primary into {}:\n{}{}",
             config.data_dir.display(),
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)

@@ -1,8 +1,10 @@
 //! Access to PostgreSQL.
 //!
 //! Handlers say what they need: [`Db::write`] for a connection that may change
-//! data, [`Db::read`] for one that only shows it. Both are the primary for now;
-//! a build with read replicas sends reads elsewhere without handlers changing.
+//! data (always the primary), [`Db::read`] for one that only shows it: a read
+//! replica where the `replicas` tier has one fit for the request (see
+//! [`crate::tiers::replicas`]), else the primary. Reads that must never be
+//! stale run inside [`reading_current`]: they go to the primary.
 
 pub mod embedded;
 pub mod instrumentation;
@@ -11,43 +13,120 @@ pub mod migrations;
 pub mod pool;
 pub mod shared_dir;
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel_async::RunQueryDsl;
 use diesel_async::pooled_connection::deadpool::PoolError;
 
 use crate::error::AppError;
+use crate::report;
+use crate::tiers::replicas::Replicas;
 pub use pool::{PgPool, PooledConnection};
+
+/// The name `X-Db-Node` and the architecture page give the primary.
+pub const PRIMARY: &str = "primary";
+
+tokio::task_local! {
+    /// Set while reads must see everything committed: they go to the primary.
+    static CURRENT: ();
+}
+
+/// Runs `work` with every read it makes on the primary: checks that must
+/// never be stale (is this session revoked?) and cache refills (a lagging
+/// replica must not put back a value a write has just invalidated).
+pub async fn reading_current<F: Future>(work: F) -> F::Output {
+    CURRENT.scope((), work).await
+}
+
+fn must_be_current() -> bool {
+    CURRENT.try_with(|()| ()).is_ok()
+}
 
 /// The application's databases.
 #[derive(Clone)]
 pub struct Db {
     primary: PgPool,
     primary_node: String,
+    primary_name: Arc<str>,
+    replicas: Replicas,
 }
 
 impl Db {
-    /// Database access through `primary`, known on pages as `primary_node`.
-    pub fn new(primary: PgPool, primary_node: String) -> Self {
+    /// Database access through `primary` (known on pages as `primary_node`,
+    /// its address) and `replicas` for reads.
+    pub fn new(primary: PgPool, primary_node: String, replicas: Replicas) -> Self {
         Self {
             primary,
             primary_node,
+            primary_name: Arc::from(PRIMARY),
+            replicas,
         }
     }
 
-    /// The node [`Db::read`] uses, as pages show it.
-    pub fn read_node(&self) -> &str {
+    /// The primary's address, as pages show it.
+    pub fn primary_address(&self) -> &str {
         &self.primary_node
     }
 
-    /// A connection for changing data.
+    /// The read replicas.
+    pub fn replicas(&self) -> &Replicas {
+        &self.replicas
+    }
+
+    /// A connection for changing data: the primary.
     pub async fn write(&self) -> Result<PooledConnection, AppError> {
+        report::wrote();
+        report::read_from(&self.primary_name);
         checkout(&self.primary).await
     }
 
-    /// A connection for showing data.
+    /// A connection for showing data: a replica fit for this request, or
+    /// the primary.
     pub async fn read(&self) -> Result<PooledConnection, AppError> {
+        if self.replicas.enabled() {
+            if must_be_current() {
+                self.replicas.read_your_writes();
+            } else if let Some((connection, node)) =
+                self.replicas.checkout(report::read_after()).await
+            {
+                report::read_from(&Arc::from(node));
+                return Ok(connection);
+            }
+        }
+        report::read_from(&self.primary_name);
         checkout(&self.primary).await
+    }
+
+    /// A connection for a read that must see everything committed (is this
+    /// session revoked?): the primary. Not a write.
+    pub async fn read_current(&self) -> Result<PooledConnection, AppError> {
+        reading_current(self.read()).await
+    }
+
+    /// The primary's current WAL insert position: what a replica must have
+    /// replayed to show everything committed so far. (The insert position,
+    /// not `pg_current_wal_lsn()`: with `synchronous_commit = off` a commit
+    /// can return before its record is written out.) `None` without replicas, or when
+    /// the primary does not answer.
+    pub async fn primary_position(&self) -> Option<u64> {
+        #[derive(diesel::QueryableByName)]
+        struct Position {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            lsn: i64,
+        }
+        if !self.replicas.enabled() {
+            return None;
+        }
+        let mut connection = self.primary.get().await.ok()?;
+        let position: Position = diesel::sql_query(
+            "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint AS lsn",
+        )
+        .get_result(&mut connection)
+        .await
+        .ok()?;
+        u64::try_from(position.lsn).ok()
     }
 
     /// Whether the primary answers a trivial query within `timeout`.

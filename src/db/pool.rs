@@ -39,22 +39,51 @@ pub fn build(
             "-c statement_timeout={}",
             settings.statement_timeout_ms
         ));
+    let timeout = Duration::from_millis(settings.acquire_timeout_ms);
+    let connect = Duration::from_millis(settings.connect_timeout_ms);
+    pool_for(config, settings, timeout, connect)
+}
 
+/// A pool of read-only connections to a replica at `config`: a write on one
+/// fails loudly. A connection not had within `timeout` (waiting or
+/// connecting) is given up on, so that the read can go to the primary.
+pub fn build_read_only(
+    mut config: tokio_postgres::Config,
+    settings: &DatabaseSettings,
+    timeout: Duration,
+    application_name: &str,
+) -> anyhow::Result<PgPool> {
+    config.application_name(application_name).options(format!(
+        "-c statement_timeout={} -c default_transaction_read_only=on",
+        settings.statement_timeout_ms
+    ));
+    // A new connection (TCP and authentication) gets a little longer.
+    let connect = timeout.max(Duration::from_millis(250));
+    config.connect_timeout(connect);
+    pool_for(config, settings, timeout, connect)
+}
+
+fn pool_for(
+    config: tokio_postgres::Config,
+    settings: &DatabaseSettings,
+    timeout: Duration,
+    create_timeout: Duration,
+) -> anyhow::Result<PgPool> {
     let mut manager_config = ManagerConfig::default();
     // No test query on every checkout: a connection the server closed is
     // noticed (`is_closed`) and replaced, and a failure mid-request is a 503.
     manager_config.recycling_method = RecyclingMethod::Fast;
     manager_config.custom_setup = Box::new(move |_url| connect(config.clone()).boxed());
+    // The URL is unused: `custom_setup` connects with `config`.
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
-        conninfo.to_string(),
+        String::new(),
         manager_config,
     );
-    let timeout = Duration::from_millis(settings.acquire_timeout_ms);
     Pool::builder(manager)
         .max_size(settings.pool_size())
         .runtime(deadpool::Runtime::Tokio1)
         .wait_timeout(Some(timeout))
-        .create_timeout(Some(Duration::from_millis(settings.connect_timeout_ms)))
+        .create_timeout(Some(create_timeout))
         .recycle_timeout(Some(timeout))
         .build()
         .map_err(|error| anyhow::anyhow!("building the database pool: {error}"))

@@ -84,8 +84,7 @@ pub async fn run(conninfo: &str, plan: &Plan, if_empty: bool) -> anyhow::Result<
     let mut rng = StdRng::seed_from_u64(0x6d69_6c6c ^ existing as u64);
     let pools = TextPools::new(&mut rng);
     let password_hash = tokio::task::spawn_blocking(|| {
-        crate::auth::password::hash_phc(PASSWORD.as_bytes())
-            .context("hashing the seed password")
+        crate::auth::password::hash_phc(PASSWORD.as_bytes()).context("hashing the seed password")
     })
     .await??;
 

@@ -18,6 +18,7 @@ mod limits;
 mod local_secrets;
 mod log;
 mod redacted;
+mod replicas;
 mod session;
 
 use std::path::{Path, PathBuf};
@@ -33,6 +34,7 @@ pub use cache::CacheSettings;
 pub use database::{DatabaseSettings, DatabaseTarget};
 pub use limits::LimitSettings;
 pub use log::{LogFormat, LogSettings};
+pub use replicas::ReplicaSettings;
 pub use session::{SessionSettings, SessionStoreKind};
 
 /// Everything the application can be configured with.
@@ -52,6 +54,8 @@ pub struct Settings {
     pub architecture: ArchitectureSettings,
     #[serde(default)]
     pub cache: CacheSettings,
+    #[serde(default)]
+    pub replicas: ReplicaSettings,
 }
 
 /// The deployment environment, which picks `config/{environment}.toml`.
@@ -142,6 +146,7 @@ impl Settings {
                     .with_list_parse_key("application.trusted_proxies")
                     .with_list_parse_key("application.cors_origins")
                     .with_list_parse_key("architecture.app_servers")
+                    .with_list_parse_key("replicas.hosts")
                     .source(Some(app_vars)),
             )
             .set_override("environment", environment.as_str())
@@ -182,6 +187,7 @@ impl Settings {
         self.session.check(self.environment)?;
         self.application.check()?;
         self.cache.check()?;
+        self.replicas.check()?;
         Ok(())
     }
 

@@ -15,12 +15,19 @@ mod cache_common;
 #[cfg_attr(not(feature = "cache"), path = "cache_off.rs")]
 pub mod cache;
 
+pub mod replicas_common;
+
+#[cfg_attr(feature = "replicas", path = "replicas_on/mod.rs")]
+#[cfg_attr(not(feature = "replicas"), path = "replicas_off.rs")]
+pub mod replicas;
+
 use anyhow::bail;
 
 /// Every optional feature and whether this binary was built with it.
 pub const FEATURES: &[(&str, bool)] = &[
     ("stateless-sessions", cfg!(feature = "stateless-sessions")),
     ("cache", cfg!(feature = "cache")),
+    ("replicas", cfg!(feature = "replicas")),
 ];
 
 /// The features this binary was built with.

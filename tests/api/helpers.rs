@@ -737,3 +737,160 @@ impl Drop for TestRedis {
         self.kill();
     }
 }
+
+/// A PostgreSQL primary of one's own with streaming replicas, for the
+/// `replicas` tier: pausing replay or killing a replica touches no other test.
+#[cfg(feature = "replicas")]
+pub struct ReplicatedCluster {
+    _primary: PostgresServer,
+    pub replicas: Vec<Option<PostgresServer>>,
+    primary_port: u16,
+    replica_ports: Vec<u16>,
+    _dir: tempfile::TempDir,
+}
+
+#[cfg(feature = "replicas")]
+impl ReplicatedCluster {
+    /// A migrated primary and `count` replicas cloned from it with
+    /// `pg_basebackup -R`, each streaming from it.
+    pub async fn start(count: usize) -> Self {
+        let binaries = PgBinaries::locate().unwrap_or_else(|error| panic!("{error}"));
+        let dir = tempfile::Builder::new()
+            .prefix("million-test-replicated-")
+            .tempdir()
+            .expect("a folder for the replicated cluster");
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("opening the replicated cluster's folder");
+        let node = |name: &str, port: u16| ClusterConfig {
+            data_dir: dir.path().join(name).join("data"),
+            socket_dir: dir.path().join(name).join("run"),
+            port,
+            listen_addresses: "127.0.0.1".to_string(),
+            superuser: "million".to_string(),
+            throwaway: true,
+            settings: Vec::new(),
+            log_file: dir.path().join(format!("{name}.log")),
+        };
+        let primary_port = free_port();
+        let primary = PostgresServer::start(&binaries, node("primary", primary_port))
+            .await
+            .unwrap_or_else(|error| panic!("starting the primary: {error:#}"));
+        primary
+            .ensure_database("million")
+            .await
+            .expect("creating the database");
+        million::db::migrations::run(&format!(
+            "host=127.0.0.1 port={primary_port} user=million dbname=million"
+        ))
+        .await
+        .expect("migrating the primary");
+        let mut replicas = Vec::new();
+        let mut replica_ports = Vec::new();
+        for n in 1..=count {
+            let port = free_port();
+            let replica = PostgresServer::start_replica(
+                &binaries,
+                node(&format!("replica-{n}"), port),
+                &format!("host=127.0.0.1 port={primary_port} user=million"),
+            )
+            .await
+            .unwrap_or_else(|error| panic!("starting replica {n}: {error:#}"));
+            replicas.push(Some(replica));
+            replica_ports.push(port);
+        }
+        Self {
+            _primary: primary,
+            replicas,
+            primary_port,
+            replica_ports,
+            _dir: dir,
+        }
+    }
+
+    /// The application's database: the primary's.
+    pub fn database(&self) -> TestDatabase {
+        TestDatabase {
+            name: "million".to_string(),
+            conninfo: format!(
+                "host=127.0.0.1 port={} user=million dbname=million",
+                self.primary_port
+            ),
+        }
+    }
+
+    /// `host:port` of each replica, as `replicas.hosts` takes them.
+    pub fn hosts(&self) -> Vec<String> {
+        self.replica_ports
+            .iter()
+            .map(|port| format!("127.0.0.1:{port}"))
+            .collect()
+    }
+
+    /// A connection to replica `n` (from 1).
+    pub async fn replica(&self, n: usize) -> tokio_postgres::Client {
+        connect(&format!(
+            "host=127.0.0.1 port={} user=million dbname=million",
+            self.replica_ports[n - 1]
+        ))
+        .await
+    }
+
+    /// Stops replaying WAL on replica `n`: it still answers, with old data.
+    pub async fn pause(&self, n: usize) {
+        self.replica(n)
+            .await
+            .batch_execute("SELECT pg_wal_replay_pause()")
+            .await
+            .expect("pausing replay");
+    }
+
+    /// Replays again on replica `n`.
+    pub async fn resume(&self, n: usize) {
+        self.replica(n)
+            .await
+            .batch_execute("SELECT pg_wal_replay_resume()")
+            .await
+            .expect("resuming replay");
+    }
+
+    /// Kills replica `n` outright, as a crash would.
+    pub fn kill(&mut self, n: usize) {
+        if let Some(replica) = self.replicas[n - 1].take() {
+            replica.kill();
+        }
+    }
+
+    /// Waits until replica `n` has replayed everything the primary has
+    /// written so far.
+    pub async fn caught_up(&self, n: usize) {
+        let primary = self.database().client().await;
+        let head: String = primary
+            .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
+            .await
+            .expect("the primary's position")
+            .get(0);
+        let replica = self.replica(n).await;
+        let started = std::time::Instant::now();
+        loop {
+            let behind: bool = replica
+                .query_one(
+                    "SELECT pg_last_wal_replay_lsn() < $1::text::pg_lsn",
+                    &[&head],
+                )
+                .await
+                .expect("the replica's position")
+                .get(0);
+            if !behind {
+                return;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "replica {n} did not catch up"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}

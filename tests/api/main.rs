@@ -26,6 +26,8 @@ mod pages_people;
 mod pages_profile;
 mod pages_sessions;
 mod queries;
+#[cfg(feature = "replicas")]
+mod replicas;
 mod seed;
 mod serve;
 mod stack;

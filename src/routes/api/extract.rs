@@ -60,7 +60,8 @@ fn state(request: &HttpRequest) -> Result<&web::Data<AppState>, AppError> {
 /// everywhere (or changed its password) since the token was issued. For
 /// handlers that need the account itself: its row carries the generation.
 async fn account(state: &AppState, bearer: Bearer) -> Result<User, AppError> {
-    let mut conn = state.db.read().await?;
+    // The primary: a replica could still show a generation just ended.
+    let mut conn = state.db.read_current().await?;
     User::find(&mut conn, bearer.user_id)
         .await?
         .filter(|user| user.session_generation == bearer.generation)
@@ -70,7 +71,7 @@ async fn account(state: &AppState, bearer: Bearer) -> Result<User, AppError> {
 /// Account `user`'s session generation in the database; `None` if it is gone.
 async fn session_generation(state: &AppState, user: i64) -> Result<Option<i32>, AppError> {
     // The primary: a replica could still show a generation just ended.
-    let mut conn = state.db.write().await?;
+    let mut conn = state.db.read_current().await?;
     Ok(User::find(&mut conn, user)
         .await?
         .map(|user| user.session_generation))

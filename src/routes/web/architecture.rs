@@ -31,7 +31,7 @@ pub async fn show(
     let so_far = report::so_far();
     let this_request = ThisRequest {
         app_server: state.instance.clone(),
-        database_node: state.db.read_node().to_string(),
+        database_node: state.db.primary_address().to_string(),
         session_store: state.sessions.name(),
         client: client.address_text(),
         proxy: client.proxy.map(|proxy| proxy.to_string()),

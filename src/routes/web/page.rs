@@ -138,7 +138,9 @@ impl FromRequest for Page {
             };
             match session::claim(&page.session, page.idle) {
                 Some(claim) => {
-                    let mut conn = state.db.read().await?;
+                    // The primary: a replica could still show a session
+                    // that has just been revoked.
+                    let mut conn = state.db.read_current().await?;
                     let found =
                         User::find_for_session(&mut conn, claim.user_id, &claim.session_id).await?;
                     match found {

@@ -295,7 +295,12 @@ impl Cache {
     {
         match &self.inner {
             None => load().await,
-            Some(inner) => inner.lookup(key, ttl, Mode::SHARED, load).await,
+            // A refill reads the primary: a lagging replica would put back
+            // the value a write has just invalidated.
+            Some(inner) => {
+                let load = move || crate::db::reading_current(load());
+                inner.lookup(key, ttl, Mode::SHARED, load).await
+            }
         }
     }
 
@@ -366,6 +371,7 @@ impl Cache {
             return load().await;
         };
         let ttl = Duration::from_secs(inner.settings.session_ttl_secs);
+        let load = move || crate::db::reading_current(load());
         inner
             .lookup(&session_key(user), ttl, Mode::EXACT, load)
             .await

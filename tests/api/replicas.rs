@@ -1,0 +1,292 @@
+//! The `replicas` tier against a real primary and real streaming replicas:
+//! reads on replicas, writes and must-be-current reads on the primary,
+//! read-your-writes while replay is paused, and replicas that lag or die
+//! leaving rotation without a request failing.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{ReplicatedCluster, TestApp, spawn_app_on};
+
+/// An app server reading from `cluster`'s replicas, checking them every
+/// 200 ms, a replica leaving rotation once `max_lag_ms` behind.
+async fn app_on(cluster: &ReplicatedCluster, max_lag_ms: u64) -> TestApp {
+    let hosts = cluster.hosts();
+    let app = spawn_app_on(cluster.database(), |settings| {
+        settings.replicas.hosts = hosts;
+        settings.replicas.check_interval_ms = 200;
+        settings.replicas.max_lag_ms = max_lag_ms;
+    })
+    .await;
+    let started = Instant::now();
+    while !node_of(&app.get("/api/tags").await.headers).starts_with("replica-") {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no replica came into rotation"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app
+}
+
+fn node_of(headers: &reqwest::header::HeaderMap) -> String {
+    headers
+        .get("x-db-node")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `GET path` with `headers`, as (status, `X-Db-Node`, body).
+async fn get_with(
+    app: &TestApp,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, String, serde_json::Value) {
+    let mut request = reqwest::Client::new().get(format!("{}{path}", app.address));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("a GET");
+    let status = response.status();
+    let node = node_of(response.headers());
+    let body = response.json().await.unwrap_or_default();
+    (status, node, body)
+}
+
+#[tokio::test]
+async fn reads_spread_across_the_replicas_and_writes_go_to_the_primary() {
+    let cluster = ReplicatedCluster::start(2).await;
+    let app = app_on(&cluster, 5_000).await;
+
+    let registered = app
+        .api(
+            "POST",
+            "/api/users",
+            None,
+            Some(json!({"user": {"username": "ann", "email": "ann@example.com", "password": "password123"}})),
+        )
+        .await;
+    let mut nodes = std::collections::BTreeSet::new();
+    for _ in 0..20 {
+        nodes.insert(node_of(&app.get("/api/articles").await.headers));
+    }
+
+    assert_eq!(registered.status, StatusCode::CREATED);
+    assert!(
+        node_of(&registered.headers).ends_with("primary"),
+        "the write itself runs on the primary: {}",
+        node_of(&registered.headers)
+    );
+    let position = registered
+        .headers
+        .get("x-db-lsn")
+        .map(|value| value.to_str().unwrap().to_string());
+    assert!(
+        position.as_deref().is_some_and(|lsn| lsn.contains('/')),
+        "a write hands back the primary's WAL position: {position:?}"
+    );
+    assert_eq!(
+        nodes.into_iter().collect::<Vec<_>>(),
+        ["replica-1", "replica-2"],
+        "anonymous reads go round both replicas"
+    );
+}
+
+#[tokio::test]
+async fn a_write_on_a_replica_connection_is_refused() {
+    use diesel_async::RunQueryDsl;
+    let cluster = ReplicatedCluster::start(1).await;
+    let settings = crate::helpers::test_settings(&cluster.database());
+    let mut replica_settings = settings.replicas.clone();
+    replica_settings.hosts = cluster.hosts();
+    replica_settings.check_interval_ms = 100;
+    let conninfo = cluster.database().conninfo;
+    let replicas = million::tiers::replicas::Replicas::new(
+        &replica_settings,
+        &settings.database,
+        &conninfo,
+        "test",
+    )
+    .unwrap();
+    let primary = million::db::pool::build(&conninfo, &settings.database, "test").unwrap();
+    replicas.start_monitor(primary);
+
+    let started = Instant::now();
+    let mut connection = loop {
+        if let Some((connection, _)) = replicas.checkout(None).await {
+            break connection;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no replica in rotation"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let error = diesel::sql_query("INSERT INTO tags (name) VALUES ('sneaky')")
+        .execute(&mut connection)
+        .await
+        .unwrap_err()
+        .to_string();
+
+    assert!(error.contains("read-only"), "{error}");
+}
+
+#[tokio::test]
+async fn an_author_reads_their_own_write_while_replay_is_paused_and_others_stay_on_replicas() {
+    let cluster = ReplicatedCluster::start(2).await;
+    // Generous bounds: the paused replicas stay in rotation for this test.
+    let app = app_on(&cluster, 60_000).await;
+    let token = app.register("writer").await;
+    cluster.caught_up(1).await;
+    cluster.caught_up(2).await;
+    cluster.pause(1).await;
+    cluster.pause(2).await;
+
+    let published = app
+        .api(
+            "POST",
+            "/api/articles",
+            Some(&token),
+            Some(json!({"article": {"title": "Fresh ink", "description": "d", "body": "b"}})),
+        )
+        .await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
+    let position = published.headers["x-db-lsn"].to_str().unwrap().to_string();
+    let (own_status, own_node, own) =
+        get_with(&app, "/api/articles/fresh-ink", &[("X-Db-Lsn", &position)]).await;
+    let (other_status, other_node, _) = get_with(&app, "/api/articles/fresh-ink", &[]).await;
+
+    assert_eq!(published.status, StatusCode::CREATED);
+    assert_eq!(
+        own_status,
+        StatusCode::OK,
+        "the author sees their article ({own_node}, {position}): {own}"
+    );
+    assert_eq!(own["article"]["title"], "Fresh ink");
+    assert_eq!(own_node, "primary");
+    assert_eq!(
+        other_status,
+        StatusCode::NOT_FOUND,
+        "someone else reads a paused replica, which has not replayed it"
+    );
+    assert!(other_node.starts_with("replica-"), "{other_node}");
+
+    // The browser's POST → 303 → GET sees its own write through a cookie.
+    let browser = app.browser();
+    browser.sign_up("paged").await;
+    let posted = browser
+        .submit(
+            "/editor",
+            &[
+                ("title", "Paged ink"),
+                ("description", "d"),
+                ("body", "b"),
+                ("tags", ""),
+            ],
+        )
+        .await;
+    let page = browser.get("/article/paged-ink").await;
+    let stranger = app.browser().get("/article/paged-ink").await;
+
+    assert_eq!(posted.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.text_of(".article-banner h1"), "Paged ink");
+    assert_eq!(stranger.status, StatusCode::NOT_FOUND);
+
+    cluster.resume(1).await;
+    cluster.resume(2).await;
+    cluster.caught_up(1).await;
+    let started = Instant::now();
+    loop {
+        let (status, node, _) = get_with(&app, "/api/articles/fresh-ink", &[]).await;
+        if status == StatusCode::OK {
+            assert!(node.starts_with("replica-"), "{node}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "replay never showed it"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_refused_while_replay_is_paused() {
+    let cluster = ReplicatedCluster::start(1).await;
+    let app = app_on(&cluster, 60_000).await;
+    let old = app.register("moving").await;
+    cluster.caught_up(1).await;
+    cluster.pause(1).await;
+
+    let changed = app
+        .api(
+            "PUT",
+            "/api/user",
+            Some(&old),
+            Some(json!({"user": {"password": "a new password 456"}})),
+        )
+        .await;
+    let with_old = app.api("GET", "/api/user", Some(&old), None).await;
+    let new = changed.body["user"]["token"].as_str().unwrap().to_string();
+    let with_new = app.api("GET", "/api/user", Some(&new), None).await;
+
+    assert_eq!(changed.status, StatusCode::OK);
+    assert_eq!(
+        with_old.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        with_old.text
+    );
+    assert_eq!(with_new.status, StatusCode::OK, "{}", with_new.text);
+}
+
+#[tokio::test]
+async fn lagging_and_dead_replicas_leave_rotation_without_a_failed_request() {
+    let mut cluster = ReplicatedCluster::start(2).await;
+    let app = app_on(&cluster, 1_000).await;
+    let token = app.register("busy").await;
+    cluster.pause(1).await;
+
+    // Writes move the primary on; replica-1 falls behind and must leave.
+    let mut failures = Vec::new();
+    let started = Instant::now();
+    let mut last_on_paused = Instant::now();
+    let mut n = 0;
+    while started.elapsed() < Duration::from_secs(4) {
+        n += 1;
+        app.publish(&token, &format!("Lag {n}"), &[]).await;
+        let response = app.get("/api/articles?limit=1").await;
+        if response.status != StatusCode::OK {
+            failures.push(response.status);
+        }
+        if node_of(&response.headers) == "replica-1" {
+            last_on_paused = Instant::now();
+        }
+    }
+    let left_after = last_on_paused.duration_since(started);
+
+    // Now replica-2 dies under reads: they move to the primary.
+    cluster.kill(2);
+    let mut nodes_after_kill = Vec::new();
+    for _ in 0..50 {
+        let response = app.get("/api/articles?limit=1").await;
+        if response.status != StatusCode::OK {
+            failures.push(response.status);
+        }
+        nodes_after_kill.push(node_of(&response.headers));
+    }
+
+    assert!(failures.is_empty(), "failed requests: {failures:?}");
+    assert!(
+        left_after < Duration::from_secs(3),
+        "the paused replica still served reads {left_after:?} into the lag"
+    );
+    assert!(
+        nodes_after_kill[10..].iter().all(|node| node == "primary"),
+        "{nodes_after_kill:?}"
+    );
+}
