@@ -212,10 +212,21 @@ fn near_cache(
             args.connections,
         )
     };
+    let before = measure("/healthz")?;
+    let profile = measure(&profile)?;
+    let article = measure(&article)?;
+    // The bare route again, and the better of the two is the reference: a
+    // noisy first run must not flatter the ratios.
+    let after = measure("/healthz")?;
+    let bare = if after.requests_per_second > before.requests_per_second {
+        after
+    } else {
+        before
+    };
     Ok(NearCacheResult {
-        bare: measure("/healthz")?,
-        profile: measure(&profile)?,
-        article: measure(&article)?,
+        bare,
+        profile,
+        article,
     })
 }
 

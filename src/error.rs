@@ -48,6 +48,10 @@ pub enum AppError {
     /// The database cannot be reached or is overloaded (503).
     #[error("database unavailable")]
     DatabaseUnavailable(#[source] anyhow::Error),
+    /// The primary is down while replicas still serve reads: nothing can be
+    /// changed for now (503).
+    #[error("read-only: the primary database is unavailable")]
+    ReadOnly(#[source] anyhow::Error),
     /// Anything else (500).
     #[error(transparent)]
     Internal(anyhow::Error),
@@ -67,7 +71,9 @@ impl AppError {
             Self::Forbidden(_) | Self::CsrfRejected => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Busy { .. } | Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Busy { .. } | Self::DatabaseUnavailable(_) | Self::ReadOnly(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -90,6 +96,11 @@ impl AppError {
             Self::DatabaseUnavailable(_) => {
                 vec!["the database is unavailable; try again in a moment".to_string()]
             }
+            Self::ReadOnly(_) => vec![
+                "the site is read-only for now: reading works, but nothing can be saved until \
+                 the primary database is back; try again in a minute"
+                    .to_string(),
+            ],
             Self::Internal(_) => vec!["something went wrong on our side".to_string()],
         }
     }
@@ -100,6 +111,7 @@ impl AppError {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
             Self::DatabaseUnavailable(_) => Some(1),
+            Self::ReadOnly(_) => Some(30),
             _ => None,
         }
     }
@@ -112,6 +124,12 @@ impl AppError {
             }
             Self::DatabaseUnavailable(error) => {
                 tracing::warn!(error = format!("{error:#}"), "database unavailable")
+            }
+            Self::ReadOnly(error) => {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "primary unavailable; read-only"
+                )
             }
             Self::Busy { what, .. } => tracing::warn!("{what} saturated; answered 503"),
             _ => {}

@@ -75,28 +75,52 @@ impl Db {
         &self.replicas
     }
 
-    /// A connection for changing data: the primary.
+    /// A connection for changing data: the primary. While the primary is
+    /// down and replicas still serve reads, [`AppError::ReadOnly`].
     pub async fn write(&self) -> Result<PooledConnection, AppError> {
         report::wrote();
         report::read_from(&self.primary_name);
-        checkout(&self.primary).await
+        if self.replicas.primary_down() {
+            return Err(AppError::ReadOnly(anyhow::anyhow!(
+                "the primary failed its last check"
+            )));
+        }
+        checkout(&self.primary).await.map_err(|error| match error {
+            AppError::DatabaseUnavailable(cause) if self.replicas.enabled() => {
+                AppError::ReadOnly(cause)
+            }
+            other => other,
+        })
     }
 
     /// A connection for showing data: a replica fit for this request, or
-    /// the primary.
+    /// the primary. While the primary is down, any replica in rotation: it
+    /// has everything the primary sent before it went, and nothing newer
+    /// can have been written.
     pub async fn read(&self) -> Result<PooledConnection, AppError> {
         if self.replicas.enabled() {
-            if must_be_current() {
-                self.replicas.read_your_writes();
-            } else if let Some((connection, node)) =
-                self.replicas.checkout(report::read_after()).await
-            {
+            let read_after = report::read_after();
+            let checkout = if self.replicas.primary_down() {
+                self.replicas.checkout(None).await
+            } else if must_be_current() {
+                self.replicas.primary_read();
+                None
+            } else {
+                self.replicas.checkout(read_after).await
+            };
+            if let Some((connection, node)) = checkout {
                 report::read_from(&Arc::from(node));
                 return Ok(connection);
             }
         }
         report::read_from(&self.primary_name);
         checkout(&self.primary).await
+    }
+
+    /// Whether writes are refused for now: the primary is down while the
+    /// replicas still serve reads. Pages say so in a banner.
+    pub fn read_only(&self) -> bool {
+        self.replicas.primary_down()
     }
 
     /// A connection for a read that must see everything committed (is this

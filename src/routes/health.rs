@@ -1,7 +1,8 @@
 //! Probes for load balancers and orchestrators.
 //!
 //! `/healthz` answers while the process serves requests; `/readyz` only when
-//! the database also answers within a second, so a balancer stops sending
+//! the database also answers within a second (or, with read replicas, while
+//! they serve reads with the primary down), so a balancer stops sending
 //! traffic to a server that cannot do anything with it.
 
 use std::time::Duration;
@@ -26,7 +27,7 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    if state.db.ping(Duration::from_secs(1)).await {
+    if state.db.read_only() || state.db.ping(Duration::from_secs(1)).await {
         HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))
             .body("ready\n")

@@ -1,5 +1,5 @@
 //! `GET /metrics`: counters in the Prometheus text format — database queries,
-//! pool use, and how the cache is doing.
+//! pool use, how the cache is doing, and the read replicas.
 
 use std::fmt::Write;
 
@@ -23,6 +23,74 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str
             let _ = writeln!(out, "{name}{{{labels}}} {value}");
         }
     }
+}
+
+fn samples(owned: &[(String, u64)]) -> Vec<(&str, u64)> {
+    owned
+        .iter()
+        .map(|(labels, value)| (labels.as_str(), *value))
+        .collect()
+}
+
+/// The replicas tier: reads per node, each replica's lag and rotation, and
+/// the reads that went to the primary instead.
+fn replica_metrics(out: &mut String, state: &AppState) {
+    let replicas = state.db.replicas();
+    if !replicas.enabled() {
+        return;
+    }
+    let nodes = replicas.nodes();
+    let counters = replicas.counters();
+    let labelled = |value: fn(&crate::tiers::replicas::NodeStatus) -> u64| -> Vec<(String, u64)> {
+        nodes
+            .iter()
+            .map(|node| (format!("node=\"{}\"", node.name), value(node)))
+            .collect()
+    };
+    let mut reads = labelled(|node| node.reads);
+    reads.push(("node=\"primary\"".to_string(), counters.primary_reads));
+    metric(
+        out,
+        "million_db_reads_total",
+        "counter",
+        "Read connections handed out, by database node.",
+        &samples(&reads),
+    );
+    metric(
+        out,
+        "million_db_replica_lag_bytes",
+        "gauge",
+        "WAL bytes each replica was behind the primary at its last check.",
+        &samples(&labelled(|node| node.lag_bytes)),
+    );
+    metric(
+        out,
+        "million_db_replica_lag_milliseconds",
+        "gauge",
+        "How long each replica had been behind the primary at its last check.",
+        &samples(&labelled(|node| node.lag_ms)),
+    );
+    metric(
+        out,
+        "million_db_replica_in_rotation",
+        "gauge",
+        "1 while a replica takes reads: answering, and within the lag bounds.",
+        &samples(&labelled(|node| u64::from(node.in_rotation))),
+    );
+    metric(
+        out,
+        "million_db_replica_fallbacks_total",
+        "counter",
+        "Reads meant for a replica that went to the primary: none fit, or no connection in time.",
+        &[("", counters.fallbacks)],
+    );
+    metric(
+        out,
+        "million_db_read_your_writes_total",
+        "counter",
+        "Reads sent to the primary because no replica had replayed their author's last write.",
+        &[("", counters.read_your_writes)],
+    );
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
@@ -130,6 +198,7 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         "1 while Redis is being left alone after failures.",
         &[("", u64::from(cache.circuit_open))],
     );
+    replica_metrics(&mut out, &state);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))

@@ -34,6 +34,11 @@ impl Replicas {
         None
     }
 
+    /// No replicas, so never read-only.
+    pub fn primary_down(&self) -> bool {
+        false
+    }
+
     /// No replicas to show.
     pub fn nodes(&self) -> Vec<NodeStatus> {
         Vec::new()
@@ -45,5 +50,5 @@ impl Replicas {
     }
 
     /// Nothing to count.
-    pub fn read_your_writes(&self) {}
+    pub fn primary_read(&self) {}
 }

@@ -742,7 +742,8 @@ impl Drop for TestRedis {
 /// `replicas` tier: pausing replay or killing a replica touches no other test.
 #[cfg(feature = "replicas")]
 pub struct ReplicatedCluster {
-    _primary: PostgresServer,
+    primary: Option<PostgresServer>,
+    primary_config: ClusterConfig,
     pub replicas: Vec<Option<PostgresServer>>,
     primary_port: u16,
     replica_ports: Vec<u16>,
@@ -802,7 +803,8 @@ impl ReplicatedCluster {
             replica_ports.push(port);
         }
         Self {
-            _primary: primary,
+            primary_config: primary.config().clone(),
+            primary: Some(primary),
             replicas,
             primary_port,
             replica_ports,
@@ -854,6 +856,22 @@ impl ReplicatedCluster {
             .batch_execute("SELECT pg_wal_replay_resume()")
             .await
             .expect("resuming replay");
+    }
+
+    /// Stops the primary (a fast shutdown); the replicas stay up.
+    pub fn stop_primary(&mut self) {
+        if let Some(primary) = self.primary.take() {
+            primary.stop();
+        }
+    }
+
+    /// Starts the primary again; the replicas reconnect to it by themselves.
+    pub async fn start_primary(&mut self) {
+        let binaries = PgBinaries::locate().unwrap_or_else(|error| panic!("{error}"));
+        let primary = PostgresServer::start(&binaries, self.primary_config.clone())
+            .await
+            .unwrap_or_else(|error| panic!("restarting the primary: {error:#}"));
+        self.primary = Some(primary);
     }
 
     /// Kills replica `n` outright, as a crash would.

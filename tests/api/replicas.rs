@@ -93,6 +93,32 @@ async fn reads_spread_across_the_replicas_and_writes_go_to_the_primary() {
         ["replica-1", "replica-2"],
         "anonymous reads go round both replicas"
     );
+    let metrics = reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for expected in [
+        "million_db_replica_in_rotation{node=\"replica-1\"} 1",
+        "million_db_replica_in_rotation{node=\"replica-2\"} 1",
+        "million_db_replica_lag_bytes{node=\"replica-1\"}",
+    ] {
+        assert!(metrics.contains(expected), "{expected} in {metrics}");
+    }
+    let reads = |node: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix(&format!("million_db_reads_total{{node=\"{node}\"}} "))
+            })
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(
+        reads("replica-1") >= 5 && reads("replica-2") >= 5,
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -289,4 +315,98 @@ async fn lagging_and_dead_replicas_leave_rotation_without_a_failed_request() {
         nodes_after_kill[10..].iter().all(|node| node == "primary"),
         "{nodes_after_kill:?}"
     );
+}
+
+#[tokio::test]
+async fn with_the_primary_down_reads_go_on_and_writes_say_read_only_until_it_is_back() {
+    let mut cluster = ReplicatedCluster::start(1).await;
+    let app = app_on(&cluster, 5_000).await;
+    let token = app.register("steady").await;
+    let slug = app.publish(&token, "Still here", &[]).await;
+    cluster.caught_up(1).await;
+
+    cluster.stop_primary();
+    let started = Instant::now();
+    let refused = loop {
+        let response = app
+            .api(
+                "POST",
+                "/api/articles",
+                Some(&token),
+                Some(json!({"article": {"title": "Lost?", "description": "d", "body": "b"}})),
+            )
+            .await;
+        if response.status == StatusCode::SERVICE_UNAVAILABLE
+            && app
+                .browser()
+                .get("/")
+                .await
+                .html
+                .select(&scraper::Selector::parse(".read-only-banner").unwrap())
+                .next()
+                .is_some()
+        {
+            break response;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never read-only: {}",
+            response.text
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let article = app.get(&format!("/api/articles/{slug}")).await;
+    let me = app.api("GET", "/api/user", Some(&token), None).await;
+    let home = app.browser().get("/").await;
+
+    assert!(
+        refused
+            .errors()
+            .iter()
+            .any(|sentence| sentence.contains("read-only")),
+        "{}",
+        refused.text
+    );
+    assert!(refused.headers.contains_key("retry-after"));
+    assert_eq!(article.status, StatusCode::OK, "{}", article.text);
+    assert_eq!(node_of(&article.headers), "replica-1");
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.text.contains("read-only for now"));
+
+    cluster.start_primary().await;
+    let started = Instant::now();
+    loop {
+        let response = app
+            .api(
+                "POST",
+                "/api/articles",
+                Some(&token),
+                Some(json!({"article": {"title": "Back again", "description": "d", "body": "b"}})),
+            )
+            .await;
+        if response.status == StatusCode::CREATED {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "writes never came back: {}",
+            response.text
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let started = Instant::now();
+    while app
+        .browser()
+        .get("/")
+        .await
+        .text
+        .contains("read-only for now")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the banner stayed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

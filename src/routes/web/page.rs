@@ -33,6 +33,8 @@ pub struct Page {
     /// With sessions in server memory: the server that holds this browser's
     /// session, when it is not this one.
     pub session_elsewhere: Option<String>,
+    /// The primary database is down while its replicas serve reads.
+    pub read_only: bool,
     session: Session,
     browser: Browser,
     claim: Option<Claim>,
@@ -130,6 +132,7 @@ impl FromRequest for Page {
                 path,
                 instance: state.instance.clone(),
                 session_elsewhere: None,
+                read_only: state.db.read_only(),
                 session,
                 browser,
                 claim: None,

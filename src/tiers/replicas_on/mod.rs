@@ -38,6 +38,8 @@ struct Inner {
     fallbacks: AtomicU64,
     read_your_writes: AtomicU64,
     primary_reads: AtomicU64,
+    /// The primary failed its last check.
+    primary_down: AtomicBool,
 }
 
 /// One replica and what its last check found.
@@ -117,6 +119,7 @@ impl Replicas {
                 fallbacks: AtomicU64::new(0),
                 read_your_writes: AtomicU64::new(0),
                 primary_reads: AtomicU64::new(0),
+                primary_down: AtomicBool::new(false),
             })),
         })
     }
@@ -177,6 +180,18 @@ impl Replicas {
         None
     }
 
+    /// Whether the primary failed its last check while a replica is still
+    /// in rotation: the site can read, but not write.
+    pub fn primary_down(&self) -> bool {
+        self.inner.as_ref().is_some_and(|inner| {
+            inner.primary_down.load(Ordering::Relaxed)
+                && inner
+                    .nodes
+                    .iter()
+                    .any(|node| node.in_rotation.load(Ordering::Relaxed))
+        })
+    }
+
     /// Every replica as its last check found it.
     pub fn nodes(&self) -> Vec<NodeStatus> {
         let Some(inner) = &self.inner else {
@@ -212,7 +227,7 @@ impl Replicas {
 
     /// Counts a read the caller sent to the primary itself (one that must
     /// be current, such as the viewer's revocation check).
-    pub fn read_your_writes(&self) {
+    pub fn primary_read(&self) {
         if let Some(inner) = &self.inner {
             inner.primary_reads.fetch_add(1, Ordering::Relaxed);
         }

@@ -28,6 +28,14 @@ pub(super) fn start(inner: Arc<Inner>, primary: PgPool) {
             // The primary first: a replica read after it that has replayed
             // at least this far is current at that moment.
             let head = primary_position(&primary, inner.settings.check_interval()).await;
+            let down = head.is_none();
+            if inner.primary_down.swap(down, Ordering::Relaxed) != down {
+                if down {
+                    tracing::warn!("the primary is not answering: reads stay on the replicas");
+                } else {
+                    tracing::info!("the primary is answering again");
+                }
+            }
             for (node, watched) in inner.nodes.iter().zip(watched.iter_mut()) {
                 check(node, watched, head, &inner).await;
             }
