@@ -21,6 +21,8 @@ use crate::process::{ChildOptions, ManagedChild};
 pub const DATABASE: &str = "million";
 /// The role the app servers connect as.
 pub const APP_ROLE: &str = "million";
+/// The role replicas stream the primary's WAL as.
+pub const REPLICATION_ROLE: &str = "replicator";
 /// Connections PostgreSQL accepts: app pools plus room for admins.
 const MAX_CONNECTIONS: u64 = 100;
 
@@ -28,6 +30,8 @@ const MAX_CONNECTIONS: u64 = 100;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Postgres,
+    /// A streaming replica of the database (phase 5+).
+    Replica,
     App,
     /// nginx in front of the app (phases 1–2).
     FrontNginx,
@@ -43,6 +47,7 @@ impl Kind {
     pub fn label(self) -> &'static str {
         match self {
             Self::Postgres => "postgres",
+            Self::Replica => "replica",
             Self::App => "app",
             Self::FrontNginx | Self::StaticNginx => "nginx",
             Self::Haproxy => "haproxy",
@@ -174,15 +179,72 @@ fn postgres_endpoint(plan: &Plan) -> (String, u16) {
 /// Starts PostgreSQL with `deploy/postgres/*.conf`, sized for the plan's machine.
 pub async fn start_postgres(plan: &Plan) -> anyhow::Result<PostgresServer> {
     let binaries = PgBinaries::locate()?;
-    let (dir, shared) = postgres_location(&plan.state_dir)?;
+    let (listen, port) = postgres_endpoint(plan);
+    let config = cluster_config(plan, "postgres", &plan.state_dir, listen, port)?;
+    Ok(PostgresServer::start(&binaries, config).await?)
+}
+
+/// Starts replica `index` (from 0) of the plan: cloned from the primary with
+/// `pg_basebackup -R` the first time, streaming from it as `replicator`.
+pub async fn start_replica(
+    plan: &Plan,
+    secrets: &Secrets,
+    index: usize,
+) -> anyhow::Result<PostgresServer> {
+    let binaries = PgBinaries::locate()?;
+    let address = plan
+        .replicas
+        .get(index)
+        .context("no such replica in this plan")?;
+    let DatabasePlacement::OwnHost(primary) = &plan.database else {
+        bail!("replicas need the database on its own host (phase 2+)");
+    };
+    let name = replica_name(index);
+    let config = cluster_config(
+        plan,
+        &name,
+        &plan.state_dir.join(&name),
+        address.ip().to_string(),
+        address.port(),
+    )?;
+    let source = format!(
+        "host={} port={} user={REPLICATION_ROLE} password={} application_name={name}",
+        primary.ip(),
+        primary.port(),
+        secrets.replication_password
+    );
+    Ok(PostgresServer::start_replica(&binaries, config, &source).await?)
+}
+
+/// `replica-1`, … for replica `index` (from 0).
+pub fn replica_name(index: usize) -> String {
+    format!("replica-{}", index + 1)
+}
+
+/// Renders `deploy/postgres/*.conf` for the server `name` listening on
+/// `listen:port`, with its data under `state_dir`.
+fn cluster_config(
+    plan: &Plan,
+    name: &str,
+    state_dir: &Path,
+    listen: String,
+    port: u16,
+) -> anyhow::Result<ClusterConfig> {
+    let (dir, shared) = postgres_location(state_dir)?;
     if shared {
         crate::db::shared_dir::claim(&dir)?;
     }
-    let (listen, port) = postgres_endpoint(plan);
     let tuning = Tuning::for_machine(plan.machine, MAX_CONNECTIONS);
     let socket_dir = dir.join("run");
-    let conf = config_dir(plan).join("postgresql.conf");
-    let hba = config_dir(plan).join("pg_hba.conf");
+    let file_name = |kind: &str| {
+        if name == "postgres" {
+            format!("{kind}.conf")
+        } else {
+            format!("{kind}-{name}.conf")
+        }
+    };
+    let conf = config_dir(plan).join(file_name("postgresql"));
+    let hba = config_dir(plan).join(file_name("pg_hba"));
     let values = vec![
         ("LISTEN_ADDRESSES", listen.clone()),
         ("PORT", port.to_string()),
@@ -221,6 +283,7 @@ pub async fn start_postgres(plan: &Plan) -> anyhow::Result<PostgresServer> {
         // On one machine every loopback connection comes from 127.0.0.1,
         // whichever 127.x address it goes to.
         ("APP_HOSTS", "127.0.0.1/32".to_string()),
+        ("REPLICA_HOSTS", "127.0.0.1/32".to_string()),
     ];
     let deploy = plan.project_dir.join("deploy/postgres");
     render_file(&deploy.join("postgresql.conf"), &conf, &values)?;
@@ -229,27 +292,23 @@ pub async fn start_postgres(plan: &Plan) -> anyhow::Result<PostgresServer> {
     for file in [&conf, &hba] {
         std::fs::set_permissions(file, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
     }
-    let server = PostgresServer::start(
-        &binaries,
-        ClusterConfig {
-            data_dir: dir.join("data"),
-            socket_dir,
-            port,
-            listen_addresses: listen,
-            superuser: "postgres".to_string(),
-            throwaway: false,
-            settings: vec![
-                ("config_file".to_string(), conf.display().to_string()),
-                ("hba_file".to_string(), hba.display().to_string()),
-            ],
-            log_file: log_file(plan, "postgres"),
-        },
-    )
-    .await?;
-    Ok(server)
+    Ok(ClusterConfig {
+        data_dir: dir.join("data"),
+        socket_dir,
+        port,
+        listen_addresses: listen,
+        superuser: "postgres".to_string(),
+        throwaway: false,
+        settings: vec![
+            ("config_file".to_string(), conf.display().to_string()),
+            ("hba_file".to_string(), hba.display().to_string()),
+        ],
+        log_file: log_file(plan, name),
+    })
 }
 
-/// Creates (or updates) the app's role and database.
+/// Creates (or updates) the app's role and database, and the role replicas
+/// stream as.
 pub async fn provision(server: &PostgresServer, secrets: &Secrets) -> anyhow::Result<()> {
     let (client, connection) =
         tokio_postgres::connect(&server.url("postgres"), tokio_postgres::NoTls)
@@ -269,6 +328,18 @@ pub async fn provision(server: &PostgresServer, secrets: &Secrets) -> anyhow::Re
         ))
         .await
         .context("creating the app's database role")?;
+    client
+        .batch_execute(&format!(
+            "DO $$ BEGIN
+               IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{REPLICATION_ROLE}') THEN
+                 CREATE ROLE {REPLICATION_ROLE} WITH REPLICATION LOGIN;
+               END IF;
+             END $$;
+             ALTER ROLE {REPLICATION_ROLE} WITH REPLICATION LOGIN PASSWORD '{}';",
+            secrets.replication_password
+        ))
+        .await
+        .context("creating the replication role")?;
     let exists = client
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&DATABASE])
         .await?
@@ -391,6 +462,10 @@ pub fn start_app(plan: &Plan, secrets: &Secrets, index: usize) -> anyhow::Result
         ),
     ];
     command.envs(env);
+    if !plan.replicas.is_empty() {
+        let hosts: Vec<String> = plan.replicas.iter().map(ToString::to_string).collect();
+        command.env("APP__REPLICAS__HOSTS", hosts.join(","));
+    }
     command.envs(database_env(plan, secrets)?);
     ManagedChild::spawn(
         command,
@@ -471,14 +546,8 @@ pub fn start_nginx(plan: &Plan, kind: Kind) -> anyhow::Result<ManagedChild> {
 /// Starts HAProxy over the app servers (phase 3+).
 pub fn start_haproxy(plan: &Plan) -> anyhow::Result<ManagedChild> {
     let haproxy = program("haproxy", "haproxy")?;
-    if plan.apps.len() != 3 {
-        bail!(
-            "deploy/haproxy/haproxy.cfg lists three app servers; this plan has {}",
-            plan.apps.len()
-        );
-    }
     let conf = config_dir(plan).join("haproxy.cfg");
-    let mut values = vec![
+    let values = vec![
         ("LISTEN", plan.front.to_string()),
         (
             "STATIC_SERVER",
@@ -486,11 +555,8 @@ pub fn start_haproxy(plan: &Plan) -> anyhow::Result<ManagedChild> {
                 .context("phase 3 needs a static server")?
                 .to_string(),
         ),
+        ("APP_SERVERS", haproxy_servers(plan)),
     ];
-    let names = ["APP_1", "APP_2", "APP_3"];
-    for (name, app) in names.iter().zip(&plan.apps) {
-        values.push((name, app.address.to_string()));
-    }
     render_file(
         &plan.project_dir.join("deploy/haproxy/haproxy.cfg"),
         &conf,
@@ -507,6 +573,15 @@ pub fn start_haproxy(plan: &Plan) -> anyhow::Result<ManagedChild> {
             on_parent_death: Signal::SIGTERM,
         },
     )
+}
+
+/// One `server` line per app server of the plan, however many there are.
+fn haproxy_servers(plan: &Plan) -> String {
+    plan.apps
+        .iter()
+        .map(|app| format!("server {} {} check", app.name, app.address))
+        .collect::<Vec<_>>()
+        .join("\n    ")
 }
 
 /// Starts Redis with `deploy/redis/redis.conf` (phase 4+).

@@ -37,8 +37,8 @@ pub struct Component {
     pub address: String,
     /// An address answering 200 while it is healthy.
     pub health_url: Option<String>,
-    /// Which app server, for [`Kind::App`].
-    app_index: Option<usize>,
+    /// Which app server or replica, for [`Kind::App`] and [`Kind::Replica`].
+    index: Option<usize>,
     process: Option<Process>,
     /// When `process` started (clock ticks after boot), recorded so that a
     /// later command can tell it from a process that reuses its pid.
@@ -151,13 +151,13 @@ impl Stack {
     /// Starts component `index` and waits until it is healthy.
     async fn start_index(&mut self, index: usize) -> anyhow::Result<()> {
         let started = Instant::now();
-        let (name, address, kind, app_index) = {
+        let (name, address, kind, number) = {
             let component = &self.components[index];
             (
                 component.name.clone(),
                 component.address.clone(),
                 component.kind,
-                component.app_index,
+                component.index,
             )
         };
         self.say(&format!("  {name:<9} {address:<22} starting…"));
@@ -171,10 +171,18 @@ impl Stack {
                 crate::seed::run(&conninfo, &crate::seed::Plan::demo(), true).await?;
                 Process::Postgres(server)
             }
+            Kind::Replica => Process::Postgres(
+                components::start_replica(
+                    &self.plan,
+                    &self.secrets,
+                    number.context("a replica without an index")?,
+                )
+                .await?,
+            ),
             Kind::App => Process::Child(components::start_app(
                 &self.plan,
                 &self.secrets,
-                app_index.context("an app server without an index")?,
+                number.context("an app server without an index")?,
             )?),
             Kind::FrontNginx | Kind::StaticNginx => {
                 Process::Child(components::start_nginx(&self.plan, kind)?)
@@ -404,12 +412,12 @@ impl Drop for Stack {
 /// The components of `plan`, in start order.
 fn layout(plan: &Plan) -> Vec<Component> {
     let component =
-        |name: &str, kind, address: String, health_url: Option<String>, app_index| Component {
+        |name: &str, kind, address: String, health_url: Option<String>, index| Component {
             name: name.to_string(),
             kind,
             address,
             health_url,
-            app_index,
+            index,
             process: None,
             start_time: None,
             held: false,
@@ -425,6 +433,15 @@ fn layout(plan: &Plan) -> Vec<Component> {
         None,
         None,
     )];
+    for (index, address) in plan.replicas.iter().enumerate() {
+        list.push(component(
+            &components::replica_name(index),
+            Kind::Replica,
+            address.to_string(),
+            None,
+            Some(index),
+        ));
+    }
     if let Some(address) = plan.cache {
         list.push(component(
             "redis",
@@ -484,6 +501,9 @@ fn check_addresses_free(plan: &Plan) -> anyhow::Result<()> {
     }
     if let plan::DatabasePlacement::OwnHost(address) = &plan.database {
         addresses.push(("PostgreSQL", *address));
+    }
+    for address in &plan.replicas {
+        addresses.push(("a PostgreSQL replica", *address));
     }
     if let Some(address) = plan.cache {
         addresses.push(("Redis", address));

@@ -43,6 +43,8 @@ pub struct Plan {
     pub static_server: Option<SocketAddr>,
     pub apps: Vec<AppServer>,
     pub database: DatabasePlacement,
+    /// Streaming replicas of the database (phase 5+), each on its own host.
+    pub replicas: Vec<SocketAddr>,
     /// The Redis cache tier (phase 4+).
     pub cache: Option<SocketAddr>,
     /// What PostgreSQL is sized for.
@@ -72,16 +74,14 @@ impl Plan {
                 name: "app-1".into(),
                 address: address("127.0.0.1:8000"),
             }],
-            3 | 4 => (1..=3)
-                .map(|n| AppServer {
-                    name: format!("app-{n}"),
-                    address: address(&format!("127.0.1.{n}:8000")),
-                })
-                .collect(),
+            3..=5 => Self::app_servers(3),
             other => {
-                bail!("phase {other} is not available here yet: `make phase1` to `make phase4` are")
+                bail!("phase {other} is not available here yet: `make phase1` to `make phase5` are")
             }
         };
+        if phase >= 5 {
+            crate::tiers::require("replicas", &format!("phase {phase}"))?;
+        }
         Ok(Self {
             phase,
             project_dir,
@@ -95,6 +95,11 @@ impl Plan {
             } else {
                 DatabasePlacement::OwnHost(address("127.0.2.1:5432"))
             },
+            replicas: if phase >= 5 {
+                vec![address("127.0.2.2:5432"), address("127.0.2.3:5432")]
+            } else {
+                Vec::new()
+            },
             cache: (phase >= 4).then(|| address("127.0.3.1:6379")),
             machine: Machine::this_one(),
             sessions: if phase >= 3 && crate::tiers::require("stateless-sessions", "").is_ok() {
@@ -106,6 +111,28 @@ impl Plan {
             start_timeout: Duration::from_secs(60),
             verbose: true,
         })
+    }
+
+    /// `count` app servers at 127.0.1.1, 127.0.1.2, … port 8000.
+    pub fn app_servers(count: u8) -> Vec<AppServer> {
+        (1..=count)
+            .map(|n| AppServer {
+                name: format!("app-{n}"),
+                address: address(&format!("127.0.1.{n}:8000")),
+            })
+            .collect()
+    }
+
+    /// Runs `count` app servers behind HAProxy instead (phase 3+).
+    pub fn with_apps(mut self, count: u8) -> anyhow::Result<Self> {
+        if !self.load_balanced() {
+            bail!("APPS={count}: phases 1 and 2 have one app server; phase 3 and later take more");
+        }
+        if !(1..=64).contains(&count) {
+            bail!("APPS={count}: between 1 and 64 app servers");
+        }
+        self.apps = Self::app_servers(count);
+        Ok(self)
     }
 
     /// Whether HAProxy is the front door.

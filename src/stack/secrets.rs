@@ -19,6 +19,10 @@ pub struct Secrets {
     pub jwt_secret: String,
     /// The app servers' `session.secret`.
     pub session_secret: String,
+    /// Password of the `replicator` role the replicas stream as (phase 5+).
+    /// Files written before it existed get one, saved on first read.
+    #[serde(default)]
+    pub replication_password: String,
 }
 
 impl Secrets {
@@ -27,8 +31,13 @@ impl Secrets {
         let path = state_dir.join("secrets.json");
         match std::fs::read(&path) {
             Ok(bytes) => {
-                return serde_json::from_slice(&bytes)
-                    .with_context(|| format!("reading {}", path.display()));
+                let mut secrets: Self = serde_json::from_slice(&bytes)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                if secrets.replication_password.is_empty() {
+                    secrets.replication_password = fresh_secret();
+                    write_private(&path, &serde_json::to_vec_pretty(&secrets)?)?;
+                }
+                return Ok(secrets);
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
             // Making new ones would lock the stack out of its own database.
@@ -41,15 +50,20 @@ impl Secrets {
                 });
             }
         }
-        let fresh = || Alphanumeric.sample_string(&mut rand::rng(), 48);
         let secrets = Self {
-            database_password: fresh(),
-            jwt_secret: fresh(),
-            session_secret: fresh(),
+            database_password: fresh_secret(),
+            jwt_secret: fresh_secret(),
+            session_secret: fresh_secret(),
+            replication_password: fresh_secret(),
         };
         write_private(&path, &serde_json::to_vec_pretty(&secrets)?)?;
         Ok(secrets)
     }
+}
+
+/// 48 random letters and digits: safe inside quotes and connection strings.
+fn fresh_secret() -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), 48)
 }
 
 /// Writes `bytes` to `path` through a file that is private (0600) from the

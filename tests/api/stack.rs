@@ -39,7 +39,7 @@ fn test_plan(phase: u8) -> (Plan, tempfile::TempDir) {
     )
     .unwrap();
     let apps = match phase {
-        3 | 4 => (1..=3)
+        3..=5 => (1..=3)
             .map(|n| AppServer {
                 name: format!("app-{n}"),
                 address: free_address([127, 0, 1, n]),
@@ -62,6 +62,11 @@ fn test_plan(phase: u8) -> (Plan, tempfile::TempDir) {
             DatabasePlacement::SameHost
         } else {
             DatabasePlacement::OwnHost(free_address([127, 0, 2, 1]))
+        },
+        replicas: if phase >= 5 {
+            vec![free_address([127, 0, 2, 2]), free_address([127, 0, 2, 3])]
+        } else {
+            Vec::new()
         },
         cache: (phase >= 4).then(|| free_address([127, 0, 3, 1])),
         machine: Machine {
@@ -710,6 +715,107 @@ async fn phase_4_caches_hot_reads_and_survives_losing_redis() {
             "the cache never came back"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stack.down().await;
+}
+
+#[cfg(feature = "replicas")]
+#[tokio::test]
+async fn phase_5_streams_to_two_replicas_reads_from_them_and_survives_losing_one() {
+    let (mut plan, state) = test_plan(5);
+    // However many app servers the plan has, HAProxy balances over them all.
+    plan.apps.push(AppServer {
+        name: "app-4".into(),
+        address: free_address([127, 0, 1, 4]),
+    });
+    plan.sessions = SessionStoreKind::Cookie;
+    let front = format!("http://{}", plan.front);
+    let replica_address = plan.replicas[0];
+    let mut stack = Stack::up(plan).await.unwrap();
+    let client = client();
+    wait_for_status(&front, "app-4", "UP").await;
+
+    let registered = client
+        .post(format!("{front}/api/users"))
+        .json(&json!({"user": {"username": "streamed", "email": "streamed@example.com", "password": "password123"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    assert!(registered.headers().contains_key("x-db-lsn"));
+
+    // The new account reaches the replica by streaming replication.
+    let secrets = million::stack::secrets::Secrets::load_or_create(state.path()).unwrap();
+    let (replica, connection) = tokio_postgres::connect(
+        &format!(
+            "host={} port={} user=million password={} dbname=million",
+            replica_address.ip(),
+            replica_address.port(),
+            secrets.database_password
+        ),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let started = Instant::now();
+    loop {
+        let found: i64 = replica
+            .query_one(
+                "SELECT count(*) FROM users WHERE username = 'streamed'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if found == 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never replicated"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let in_recovery: bool = replica
+        .query_one("SELECT pg_is_in_recovery()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(in_recovery, "a replica is a standby");
+
+    // Reads the cache does not hold (the cache refills from the primary)
+    // spread over both replicas, through every app server.
+    let mut nodes = HashSet::new();
+    let started = Instant::now();
+    while nodes.len() < 2 {
+        let response = client
+            .get(format!("{front}/api/articles?author=demo"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        if let Some(node) = response.headers().get("x-db-node") {
+            let node = node.to_str().unwrap().to_string();
+            if node.starts_with("replica-") {
+                nodes.insert(node);
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "replicas used: {nodes:?}"
+        );
+    }
+
+    // One replica crashes: no read fails.
+    stack.kill("replica-1").unwrap();
+    for _ in 0..40 {
+        let response = client
+            .get(format!("{front}/api/articles?author=demo"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
     }
     stack.down().await;
 }
