@@ -181,7 +181,7 @@ pub async fn start_postgres(plan: &Plan) -> anyhow::Result<PostgresServer> {
     let binaries = PgBinaries::locate()?;
     let (listen, port) = postgres_endpoint(plan);
     let config = cluster_config(plan, "postgres", &plan.state_dir, listen, port)?;
-    Ok(PostgresServer::start(&binaries, config).await?)
+    PostgresServer::start(&binaries, config).await
 }
 
 /// Starts replica `index` (from 0) of the plan: cloned from the primary with
@@ -213,7 +213,7 @@ pub async fn start_replica(
         primary.port(),
         secrets.replication_password
     );
-    Ok(PostgresServer::start_replica(&binaries, config, &source).await?)
+    PostgresServer::start_replica(&binaries, config, &source).await
 }
 
 /// `replica-1`, … for replica `index` (from 0).
