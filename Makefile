@@ -59,6 +59,7 @@ TIERS_TARGET := $(TARGET_DIR)/tiers
 TIERS_BIN := $(TIERS_TARGET)/release/million
 DETACH_FLAG := $(if $(DETACH),--detach,)
 SESSIONS_FLAG := $(if $(SESSIONS),--sessions $(SESSIONS),)
+APPS_FLAG := $(if $(APPS),--apps $(APPS),)
 PG_MEMORY_FLAG := $(if $(PG_MEMORY),--pg-memory $(PG_MEMORY),)
 N ?= 2
 # Any built binary can manage a running stack.
@@ -69,8 +70,8 @@ phase-deps: deps ## Install nginx, HAProxy, Redis and wrk for the phases
 	@scripts/ensure-packages nginx haproxy redis-server wrk
 
 .PHONY: build-tiers
-build-tiers: deps ## Build the binary with every tier (stateless-sessions, cache) for phases 3+
-	$(CARGO) build --release --features stateless-sessions,cache --target-dir $(TIERS_TARGET)
+build-tiers: deps ## Build the binary with every tier (stateless-sessions, cache, replicas) for phases 3+
+	$(CARGO) build --release --features stateless-sessions,cache,replicas --target-dir $(TIERS_TARGET)
 
 .PHONY: phase1
 phase1: build phase-deps ## Phase 1: nginx + app + PostgreSQL on one server (DETACH=1 for background)
@@ -81,12 +82,16 @@ phase2: build phase-deps ## Phase 2: PostgreSQL on its own host (127.0.2.1), pas
 	$(RELEASE_BIN) stack up 2 $(DETACH_FLAG) $(PG_MEMORY_FLAG)
 
 .PHONY: phase3
-phase3: build-tiers phase-deps ## Phase 3: HAProxy over three stateless app servers (SESSIONS=memory to see why not)
-	$(TIERS_BIN) stack up 3 $(DETACH_FLAG) $(SESSIONS_FLAG) $(PG_MEMORY_FLAG)
+phase3: build-tiers phase-deps ## Phase 3: HAProxy over three stateless app servers (APPS=N for more; SESSIONS=memory to see why not)
+	$(TIERS_BIN) stack up 3 $(DETACH_FLAG) $(SESSIONS_FLAG) $(PG_MEMORY_FLAG) $(APPS_FLAG)
 
 .PHONY: phase4
 phase4: build-tiers phase-deps ## Phase 4: phase 3 plus a Redis cache tier (127.0.3.1:6379)
-	$(TIERS_BIN) stack up 4 $(DETACH_FLAG) $(SESSIONS_FLAG) $(PG_MEMORY_FLAG)
+	$(TIERS_BIN) stack up 4 $(DETACH_FLAG) $(SESSIONS_FLAG) $(PG_MEMORY_FLAG) $(APPS_FLAG)
+
+.PHONY: phase5
+phase5: build-tiers phase-deps ## Phase 5: phase 4 plus two streaming replicas (127.0.2.2, 127.0.2.3) taking the reads
+	$(TIERS_BIN) stack up 5 $(DETACH_FLAG) $(SESSIONS_FLAG) $(PG_MEMORY_FLAG) $(APPS_FLAG)
 
 .PHONY: phase-status
 phase-status: ## What runs where, and whether it is healthy
@@ -125,8 +130,23 @@ start-redis: ## Start the cache tier again
 	@$(CONTROL_BIN) stack start redis
 
 .PHONY: kill-db
-kill-db: ## Crash PostgreSQL; the supervisor restarts it after 10 s
+kill-db: ## Crash PostgreSQL (the primary); the supervisor restarts it after 10 s
 	@$(CONTROL_BIN) stack kill postgres
+
+# The replicas are counted from 1, and replica-1 is the one to break first.
+kill-replica pause-replica resume-replica: N = 1
+
+.PHONY: kill-replica
+kill-replica: ## Crash replica N (phase 5; default 1); the supervisor restarts it after 10 s
+	@$(CONTROL_BIN) stack kill replica-$(N)
+
+.PHONY: pause-replica
+pause-replica: ## Pause WAL replay on replica N (phase 5; default 1): it lags, then leaves rotation
+	@$(CONTROL_BIN) stack pause-replica replica-$(N)
+
+.PHONY: resume-replica
+resume-replica: ## Resume WAL replay on replica N
+	@$(CONTROL_BIN) stack resume-replica replica-$(N)
 
 .PHONY: load-deps
 load-deps:

@@ -33,7 +33,7 @@ pub enum Sessions {
 /// The stack commands.
 #[derive(Debug, Subcommand)]
 pub enum StackCommand {
-    /// Stand up phase N (1 to 4) on this machine; Ctrl-C stops it.
+    /// Stand up phase N (1 to 5) on this machine; Ctrl-C stops it.
     Up {
         /// The phase.
         phase: u8,
@@ -49,6 +49,9 @@ pub enum StackCommand {
         /// Memory to size PostgreSQL for, e.g. 2GB (default: this machine's).
         #[arg(long)]
         pg_memory: Option<String>,
+        /// App servers behind HAProxy (phase 3+; default 3).
+        #[arg(long)]
+        apps: Option<u8>,
     },
     /// Show what runs where and whether it is healthy.
     Status,
@@ -60,6 +63,10 @@ pub enum StackCommand {
     Stop { name: String },
     /// Start a stopped component.
     Start { name: String },
+    /// Pause WAL replay on a replica (phase 5+): it answers with old data.
+    PauseReplica { name: String },
+    /// Resume WAL replay on a replica.
+    ResumeReplica { name: String },
     /// Delete the stack's data, configs and logs.
     Clean,
     /// Load generated data into the running stack's database.
@@ -109,12 +116,16 @@ pub async fn run(command: StackCommand) -> anyhow::Result<()> {
             app_binary,
             sessions,
             pg_memory,
+            apps,
         } => {
             let app_binary = match app_binary {
                 Some(path) => std::path::absolute(path)?,
                 None => std::env::current_exe()?,
             };
             let mut plan = Plan::standard(phase, project.clone(), app_binary)?;
+            if let Some(apps) = apps {
+                plan = plan.with_apps(apps)?;
+            }
             if let Some(sessions) = sessions {
                 plan.sessions = match sessions {
                     Sessions::Memory => SessionStoreKind::Memory,
@@ -142,6 +153,14 @@ pub async fn run(command: StackCommand) -> anyhow::Result<()> {
         }
         StackCommand::Start { name } => {
             request(&project, Request::Start(name.clone()), &name, "up").await
+        }
+        StackCommand::PauseReplica { name } => {
+            let state = running_state(&state_dir(&project))?;
+            super::replication::set_replay(&state_dir(&project), &state, &name, true).await
+        }
+        StackCommand::ResumeReplica { name } => {
+            let state = running_state(&state_dir(&project))?;
+            super::replication::set_replay(&state_dir(&project), &state, &name, false).await
         }
         StackCommand::Clean => clean(&project),
         StackCommand::Seed { users, articles } => {
@@ -309,6 +328,9 @@ async fn status(project: &Path) -> anyhow::Result<()> {
                 } else {
                     format!("failing ({url})")
                 }
+            }
+            (None, true) if component.kind == "replica" => {
+                super::replication::describe(&state_dir(project), &state, component).await
             }
             (None, true) => "ok".to_string(),
         };

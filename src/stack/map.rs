@@ -10,7 +10,9 @@ fn role(kind: &str, phase: u8) -> &'static str {
         ("nginx", true) => "static files (/static/), behind HAProxy",
         ("nginx", false) => "front door: serves /static/ itself, proxies the rest",
         ("app", _) => "million serve",
-        ("postgres", _) => "PostgreSQL",
+        ("postgres", true) => "PostgreSQL, the primary: every write",
+        ("postgres", false) => "PostgreSQL",
+        ("replica", _) => "PostgreSQL streaming replica: reads (pg_basebackup -R)",
         ("redis", _) => "Redis: the cache tier",
         _ => "",
     }
@@ -23,6 +25,7 @@ pub fn summary(phase: u8) -> &'static str {
         2 => "a separate database host: PostgreSQL on 127.0.2.1 with password authentication",
         3 => "a load balancer: HAProxy over three stateless app servers",
         4 => "a cache tier: Redis in front of the hot reads, on top of phase 3",
+        5 => "read replicas: two PostgreSQL streaming replicas take the reads, on top of phase 4",
         _ => "a custom stack",
     }
 }
@@ -80,11 +83,25 @@ pub fn map(state: &StackState) -> String {
              \x20                     brings it back and the hits return.\n",
         );
     }
-    out.push_str(
-        "  make kill-db        PostgreSQL crashes: pages answer 503 \"database unavailable\" and\n\
-         \x20                     /readyz fails until it is restarted (10 s); nothing else falls over.\n\
-         \x20 make load           drive traffic through the front door and read requests/s and latency.\n",
-    );
+    if phase >= 5 {
+        out.push_str(
+            "  make pause-replica N=1   replica-1 stops replaying: it answers with old data. Write\n\
+             \x20                     something; within seconds it leaves rotation (make phase-status shows\n\
+             \x20                     its lag), while whoever wrote still reads their own write.\n\
+             \x20 make resume-replica N=1  it catches up and comes back.\n\
+             \x20 make kill-replica N=2    a replica crashes: reads move to the other one (or the primary)\n\
+             \x20                     without a failed request; the supervisor restarts it after 10 s.\n\
+             \x20 make kill-db        the primary crashes: reads go on from the replicas, writes answer\n\
+             \x20                     503 \"read-only for now\" and every page says so, until it is back (10 s).\n\
+             \x20 make load           drive traffic through the front door and read requests/s and latency.\n",
+        );
+    } else {
+        out.push_str(
+            "  make kill-db        PostgreSQL crashes: pages answer 503 \"database unavailable\" and\n\
+             \x20                     /readyz fails until it is restarted (10 s); nothing else falls over.\n\
+             \x20 make load           drive traffic through the front door and read requests/s and latency.\n",
+        );
+    }
     if phase == 2 {
         out.push_str(
             "  psql -h 127.0.2.1 -U million million   asks for a password: the database is its own host now.\n",

@@ -14,6 +14,7 @@ mod map;
 pub mod pgtune;
 pub mod plan;
 pub mod render;
+pub mod replication;
 pub mod secrets;
 
 pub mod state;
