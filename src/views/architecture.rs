@@ -6,6 +6,7 @@ use askama::Template;
 use crate::report::CacheOutcome;
 use crate::routes::web::page::Page;
 use crate::settings::ArchitectureSettings;
+use crate::tiers::replicas_common::NodeStatus;
 
 /// What happened to the request that rendered the page.
 pub struct ThisRequest {
@@ -20,9 +21,35 @@ pub struct ThisRequest {
     pub cache: Option<CacheOutcome>,
     /// Database queries this request made.
     pub queries: u64,
+    /// The database nodes this request's reads went to (`primary`,
+    /// `replica-1`, …), in order of first use.
+    pub read_nodes: Vec<String>,
+    /// The read replicas as this server last checked them (none without
+    /// the replicas tier).
+    pub replicas: Vec<NodeStatus>,
 }
 
 impl ThisRequest {
+    /// Which database nodes served this request, as the page prints it.
+    pub fn read_nodes_text(&self) -> String {
+        if self.read_nodes.is_empty() {
+            return "none (no database query)".to_string();
+        }
+        self.read_nodes
+            .iter()
+            .map(
+                |name| match self.replicas.iter().find(|replica| replica.name == *name) {
+                    Some(replica) => format!("{name} ({})", replica.address),
+                    None if name == crate::db::PRIMARY => {
+                        format!("primary ({})", self.database_node)
+                    }
+                    None => name.clone(),
+                },
+            )
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The cache outcome as the page prints it.
     pub fn cache_text(&self) -> &'static str {
         match (&self.cache_tier, self.cache) {
@@ -192,14 +219,38 @@ impl Diagram {
             &database_label,
             static_server.as_ref(),
         );
+        let served = |name: &str| request.read_nodes.iter().any(|node| node == name);
         let database = node(
             app_column + 1,
             middle,
-            "PostgreSQL".into(),
+            if request.replicas.is_empty() {
+                "PostgreSQL".into()
+            } else {
+                "PostgreSQL primary".into()
+            },
             database_label,
             "database",
-            request.queries > 0,
+            if request.replicas.is_empty() {
+                request.queries > 0
+            } else {
+                served(crate::db::PRIMARY)
+            },
         );
+        let replicas: Vec<Node> = request
+            .replicas
+            .iter()
+            .enumerate()
+            .map(|(index, replica)| {
+                node(
+                    app_column + 1,
+                    middle + (index as i32 + 1) * ROW,
+                    format!("{} (replica)", replica.name),
+                    replica_detail(replica),
+                    "replica",
+                    served(&replica.name),
+                )
+            })
+            .collect();
         let cache = request.cache_tier.as_ref().map(|tier| {
             let address = tier
                 .split_whitespace()
@@ -232,6 +283,9 @@ impl Diagram {
         }
         for app in &apps {
             edges.push(edge(app, &database, app.lit && database.lit));
+            for replica in &replicas {
+                edges.push(edge(app, replica, app.lit && replica.lit));
+            }
             if let Some(cache) = &cache {
                 edges.push(edge(app, cache, app.lit && cache.lit));
             }
@@ -258,15 +312,37 @@ impl Diagram {
         nodes.extend(front);
         nodes.extend(apps);
         let width = database.x + BOX_WIDTH + MARGIN;
+        let bottom = replicas.last().map_or(height + 20, |last| {
+            (last.y + last.height + MARGIN).max(height + 20)
+        });
         nodes.push(database);
+        nodes.extend(replicas);
         nodes.extend(cache);
         Self {
             width,
-            height: height + 20,
+            height: bottom,
             nodes,
             edges,
             description,
         }
+    }
+}
+
+/// A replica's box: its lag and whether it takes reads.
+fn replica_detail(replica: &NodeStatus) -> String {
+    if !replica.reachable {
+        return "not answering".to_string();
+    }
+    let lag = if replica.lag_bytes == 0 {
+        "caught up".to_string()
+    } else {
+        format!("{} kB behind", replica.lag_bytes.div_ceil(1024))
+    };
+    match (replica.paused, replica.in_rotation) {
+        (true, true) => format!("paused, {lag}"),
+        (true, false) => format!("paused, out: {lag}"),
+        (false, true) => lag,
+        (false, false) => format!("out: {lag}"),
     }
 }
 
@@ -325,6 +401,22 @@ fn describe(
             request.app_server
         ),
     });
+    if !request.replicas.is_empty() {
+        let replicas: Vec<String> = request
+            .replicas
+            .iter()
+            .map(|replica| format!("{} ({})", replica.name, replica_detail(replica)))
+            .collect();
+        sentences.push(format!(
+            "Writes go to the primary; reads go to a replica in rotation: {}. This request's reads went to {}.",
+            replicas.join(", "),
+            if request.read_nodes.is_empty() {
+                "no database node".to_string()
+            } else {
+                request.read_nodes.join(" and ")
+            }
+        ));
+    }
     if let Some(tier) = &request.cache_tier {
         sentences.push(match request.cache {
             Some(CacheOutcome::Hit) => {
@@ -418,6 +510,8 @@ mod tests {
             cache_tier: None,
             cache: None,
             queries: 2,
+            read_nodes: vec!["primary".to_string()],
+            replicas: Vec::new(),
         }
     }
 
@@ -434,6 +528,51 @@ mod tests {
              laptop:8000 made 2 queries to the PostgreSQL database at 127.0.2.1:5432. \
              There is no cache tier."
         );
+    }
+
+    #[test]
+    fn replicas_are_drawn_with_their_lag_and_the_one_read_is_lit() {
+        let replica = |n: u8, lag_bytes: u64, in_rotation: bool| NodeStatus {
+            name: format!("replica-{n}"),
+            address: format!("127.0.2.{}:5432", n + 1),
+            reachable: true,
+            in_rotation,
+            paused: !in_rotation,
+            lag_bytes,
+            lag_ms: 0,
+            reads: 0,
+        };
+        let mut request = request("laptop:8000");
+        request.read_nodes = vec!["replica-2".to_string()];
+        request.replicas = vec![replica(1, 9000, false), replica(2, 0, true)];
+        let diagram = Diagram::new(&ArchitectureSettings::default(), &request);
+        let databases: Vec<(&str, &str, bool)> = diagram
+            .nodes
+            .iter()
+            .filter(|node| matches!(node.kind, "database" | "replica"))
+            .map(|node| (node.title.as_str(), node.detail.as_str(), node.lit))
+            .collect();
+
+        assert_eq!(
+            databases,
+            [
+                ("PostgreSQL primary", "127.0.2.1:5432", false),
+                ("replica-1 (replica)", "paused, out: 9 kB behind", false),
+                ("replica-2 (replica)", "caught up", true),
+            ]
+        );
+        assert!(
+            diagram
+                .nodes
+                .iter()
+                .all(|node| node.y + node.height <= diagram.height)
+        );
+        assert!(
+            diagram
+                .description
+                .contains("This request's reads went to replica-2.")
+        );
+        assert_eq!(request.read_nodes_text(), "replica-2 (127.0.2.3:5432)");
     }
 
     #[test]
@@ -499,6 +638,8 @@ mod cache_tests {
             cache_tier: Some("Redis 127.0.3.1:6379".into()),
             cache: Some(CacheOutcome::Hit),
             queries: 0,
+            read_nodes: Vec::new(),
+            replicas: Vec::new(),
         };
         let diagram = Diagram::new(&ArchitectureSettings::default(), &request);
         let lit = |kind: &str| {

@@ -38,6 +38,8 @@ pub async fn show(
         cache_tier: state.cache.enabled().then(|| state.cache.describe()),
         cache: so_far.cache,
         queries: so_far.queries,
+        read_nodes: so_far.read_nodes.iter().map(ToString::to_string).collect(),
+        replicas: state.db.replicas().nodes(),
     };
     let architecture = &state.architecture;
     let refresh = query
