@@ -410,3 +410,62 @@ async fn with_the_primary_down_reads_go_on_and_writes_say_read_only_until_it_is_
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[cfg(feature = "cache")]
+#[tokio::test]
+async fn a_cache_refill_during_paused_replay_stores_the_new_value_not_the_replicas_old_one() {
+    let cluster = ReplicatedCluster::start(1).await;
+    let redis = crate::helpers::TestRedis::start().await;
+    let hosts = cluster.hosts();
+    let redis_url = redis.url();
+    let app = spawn_app_on(cluster.database(), |settings| {
+        settings.replicas.hosts = hosts;
+        settings.replicas.check_interval_ms = 200;
+        settings.replicas.max_lag_ms = 60_000;
+        settings.cache.redis_url = redis_url;
+    })
+    .await;
+    let token = app.register("editor").await;
+    let slug = app.publish(&token, "First draft", &[]).await;
+    let path = format!("/api/articles/{slug}");
+    assert_eq!(app.get(&path).await.body["article"]["title"], "First draft");
+    cluster.caught_up(1).await;
+    let started = Instant::now();
+    while !node_of(&app.get("/api/articles?author=editor").await.headers).starts_with("replica-") {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the replica never came into rotation"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cluster.pause(1).await;
+
+    let edited = app
+        .api(
+            "PUT",
+            &path,
+            Some(&token),
+            Some(json!({"article": {"description": "Second thoughts"}})),
+        )
+        .await;
+    // Anonymous, without the writer's position: the refill after the
+    // invalidation must not come from the paused replica.
+    let refilled = app.get(&path).await;
+    let cached = app.get(&path).await;
+    let stale_replica = cluster
+        .replica(1)
+        .await
+        .query_one("SELECT description FROM articles WHERE slug = $1", &[&slug])
+        .await
+        .unwrap()
+        .get::<_, String>(0);
+
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.text);
+    assert_eq!(
+        stale_replica, "About First draft",
+        "the replica really is behind"
+    );
+    assert_eq!(refilled.body["article"]["description"], "Second thoughts");
+    assert_eq!(cached.headers["x-cache"], "hit");
+    assert_eq!(cached.body["article"]["description"], "Second thoughts");
+}
