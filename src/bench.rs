@@ -8,12 +8,15 @@
 //!   one fixed rate and database queries per request, phase 4 ÷ phase 3;
 //!   then, on one of phase 4's app servers directly, a hot profile and a
 //!   hot article (near-cache hits) against a bare route;
+//! - then phase 4 against phase 5 with reads the cache does not hold: what
+//!   the read replicas take off the primary ([`replicas`]);
 //! - `scale`: every endpoint on a small and a large data set
 //!   ([`scale`]);
 //! - `signin`: reads while sign-ins saturate the password hashing
 //!   ([`signin`]).
 
 mod dataset;
+mod replicas;
 pub mod scale;
 pub mod signin;
 
@@ -97,6 +100,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 async fn compare_cache(args: CacheArgs) -> anyhow::Result<()> {
     if crate::tiers::require("cache", "the cache benchmark").is_err()
         || crate::tiers::require("stateless-sessions", "the cache benchmark").is_err()
+        || crate::tiers::require("replicas", "the cache benchmark").is_err()
     {
         bail!("the benchmark needs a binary with every tier: run `make bench` (it builds one)");
     }
@@ -167,12 +171,13 @@ async fn compare_cache(args: CacheArgs) -> anyhow::Result<()> {
             hit_ratio,
         });
     }
-    let _ = std::fs::remove_dir_all(&work);
     print_report(&results, fixed_rate.unwrap_or_default(), &args, urls.len());
     if let Some(near) = near {
         print_near_cache(&near, &args);
     }
-    Ok(())
+    let replicas = replicas::compare(&args, &state_dir, &plan_for, &wrk, &oha, &work).await;
+    let _ = std::fs::remove_dir_all(&work);
+    replicas
 }
 
 /// One hot profile and one hot article, each read over and over from one
