@@ -4,8 +4,8 @@
 use super::state::StackState;
 
 /// What each kind of component does, for the map.
-fn role(kind: &str, phase: u8) -> &'static str {
-    match (kind, phase >= 3) {
+fn role(kind: &str, balanced: bool) -> &'static str {
+    match (kind, balanced) {
         ("haproxy", _) => "front door: round-robin over the app servers, health checks",
         ("nginx", true) => "static files (/static/), behind HAProxy",
         ("nginx", false) => "front door: serves /static/ itself, proxies the rest",
@@ -34,6 +34,14 @@ pub fn summary(phase: u8) -> &'static str {
 pub fn map(state: &StackState) -> String {
     let mut out = String::new();
     let phase = state.phase;
+    // What to say follows from what runs, not from the phase's number.
+    let has = |kind: &str| {
+        state
+            .components
+            .iter()
+            .any(|component| component.kind == kind)
+    };
+    let balanced = has("haproxy");
     out.push_str(&format!(
         "\nPhase {phase} is running: {}.\n\n",
         summary(phase)
@@ -43,7 +51,7 @@ pub fn map(state: &StackState) -> String {
             "  {:<9} {:<22} {}\n",
             component.name,
             component.address,
-            role(&component.kind, phase)
+            role(&component.kind, balanced)
         ));
     }
     out.push_str(&format!("\n  Open          {}/\n", state.front_url));
@@ -59,7 +67,7 @@ pub fn map(state: &StackState) -> String {
     }
     out.push_str("  Status        make phase-status\n");
     out.push_str("\nBreak something on purpose:\n");
-    if phase >= 3 {
+    if balanced {
         out.push_str(
             "  make kill-app N=2   app-2 crashes. On the stats page it turns red within ~3 s while\n\
              \x20                     pages keep coming from app-1 and app-3 (HAProxy retries elsewhere);\n\
@@ -76,14 +84,14 @@ pub fn map(state: &StackState) -> String {
              \x20                     supervisor restarts it (10 s). One server is one point of failure.\n",
         );
     }
-    if phase >= 4 {
+    if has("redis") {
         out.push_str(
             "  make stop-redis     the cache goes away: the site stays up, every response says\n\
              \x20                     X-Cache: bypass, and /metrics counts the bypasses; `make start-redis`\n\
              \x20                     brings it back and the hits return.\n",
         );
     }
-    if phase >= 5 {
+    if has("replica") {
         out.push_str(
             "  make pause-replica N=1   replica-1 stops replaying: it answers with old data. Write\n\
              \x20                     something; within seconds it leaves rotation (make phase-status shows\n\
@@ -102,7 +110,12 @@ pub fn map(state: &StackState) -> String {
              \x20 make load           drive traffic through the front door and read requests/s and latency.\n",
         );
     }
-    if phase == 2 {
+    if !balanced
+        && state
+            .components
+            .iter()
+            .any(|c| c.kind == "postgres" && c.address != "unix socket")
+    {
         out.push_str(
             "  psql -h 127.0.2.1 -U million million   asks for a password: the database is its own host now.\n",
         );

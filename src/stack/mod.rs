@@ -19,11 +19,12 @@ pub mod secrets;
 
 pub mod state;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use components::{Kind, Process};
+use components::{Process, Server};
 use plan::Plan;
 use secrets::Secrets;
 use state::{ComponentState, Request, StackState, Status};
@@ -33,13 +34,10 @@ pub use map::map;
 /// One part of a running stack.
 pub struct Component {
     pub name: String,
-    pub kind: Kind,
     /// Where it listens, as shown to people.
     pub address: String,
-    /// An address answering 200 while it is healthy.
-    pub health_url: Option<String>,
-    /// Which app server or replica, for [`Kind::App`] and [`Kind::Replica`].
-    index: Option<usize>,
+    /// What it is: how it is rendered, started and probed.
+    server: Arc<dyn Server>,
     process: Option<Process>,
     /// When `process` started (clock ticks after boot), recorded so that a
     /// later command can tell it from a process that reuses its pid.
@@ -51,6 +49,11 @@ pub struct Component {
 }
 
 impl Component {
+    /// What kind of server it is.
+    pub fn kind(&self) -> components::Kind {
+        self.server.kind()
+    }
+
     /// The process id, while running.
     pub fn pid(&self) -> Option<u32> {
         self.process.as_ref().map(Process::pid)
@@ -152,46 +155,18 @@ impl Stack {
     /// Starts component `index` and waits until it is healthy.
     async fn start_index(&mut self, index: usize) -> anyhow::Result<()> {
         let started = Instant::now();
-        let (name, address, kind, number) = {
+        let (name, address, server) = {
             let component = &self.components[index];
             (
                 component.name.clone(),
                 component.address.clone(),
-                component.kind,
-                component.index,
+                Arc::clone(&component.server),
             )
         };
         self.say(&format!("  {name:<9} {address:<22} starting…"));
         let log = components::log_file(&self.plan, &name);
-        let process = match kind {
-            Kind::Postgres => {
-                let server = components::start_postgres(&self.plan).await?;
-                components::provision(&server, &self.secrets).await?;
-                let conninfo = components::app_conninfo(&self.plan, &self.secrets)?;
-                crate::db::migrations::run(&conninfo).await?;
-                crate::seed::run(&conninfo, &crate::seed::Plan::demo(), true).await?;
-                Process::Postgres(server)
-            }
-            Kind::Replica => Process::Postgres(
-                components::start_replica(
-                    &self.plan,
-                    &self.secrets,
-                    number.context("a replica without an index")?,
-                )
-                .await?,
-            ),
-            Kind::App => Process::Child(components::start_app(
-                &self.plan,
-                &self.secrets,
-                number.context("an app server without an index")?,
-            )?),
-            Kind::FrontNginx | Kind::StaticNginx => {
-                Process::Child(components::start_nginx(&self.plan, kind)?)
-            }
-            Kind::Haproxy => Process::Child(components::start_haproxy(&self.plan)?),
-            Kind::Redis => Process::Child(components::start_redis(&self.plan)?),
-        };
-        let health_url = self.components[index].health_url.clone();
+        server.render(&self.plan, &self.secrets)?;
+        let process = server.start(&self.plan, &self.secrets).await?;
         let deadline = started + self.plan.start_timeout;
         loop {
             if let Some(status) = process.exit_status() {
@@ -201,12 +176,7 @@ impl Stack {
                     components::tail(&log)
                 );
             }
-            let healthy = match (&health_url, kind, self.plan.cache) {
-                (_, Kind::Redis, Some(address)) => components::redis_ok(address).await,
-                (Some(url), _, _) => components::http_ok(url).await,
-                (None, _, _) => true,
-            };
-            if healthy {
+            if server.probe(&self.plan).await {
                 break;
             }
             if Instant::now() > deadline {
@@ -379,12 +349,12 @@ impl Stack {
                 .iter()
                 .map(|component| ComponentState {
                     name: component.name.clone(),
-                    kind: component.kind.label().to_string(),
+                    kind: component.kind().label().to_string(),
                     address: component.address.clone(),
                     pid: component.pid(),
                     start_time: component.process.as_ref().and(component.start_time),
                     log: components::log_file(&self.plan, &component.name),
-                    health_url: component.health_url.clone(),
+                    health_url: component.server.health_url(),
                     condition: component.condition(),
                 })
                 .collect(),
@@ -412,82 +382,18 @@ impl Drop for Stack {
 
 /// The components of `plan`, in start order.
 fn layout(plan: &Plan) -> Vec<Component> {
-    let component =
-        |name: &str, kind, address: String, health_url: Option<String>, index| Component {
-            name: name.to_string(),
-            kind,
-            address,
-            health_url,
-            index,
+    components::layout(plan)
+        .into_iter()
+        .map(|placed| Component {
+            name: placed.name,
+            address: placed.address,
+            server: placed.server,
             process: None,
             start_time: None,
             held: false,
             restart_at: None,
-        };
-    let mut list = vec![component(
-        "postgres",
-        Kind::Postgres,
-        match &plan.database {
-            plan::DatabasePlacement::SameHost => "unix socket".to_string(),
-            plan::DatabasePlacement::OwnHost(address) => address.to_string(),
-        },
-        None,
-        None,
-    )];
-    for (index, address) in plan.replicas.iter().enumerate() {
-        list.push(component(
-            &components::replica_name(index),
-            Kind::Replica,
-            address.to_string(),
-            None,
-            Some(index),
-        ));
-    }
-    if let Some(address) = plan.cache {
-        list.push(component(
-            "redis",
-            Kind::Redis,
-            address.to_string(),
-            None,
-            None,
-        ));
-    }
-    for (index, app) in plan.apps.iter().enumerate() {
-        list.push(component(
-            &app.name,
-            Kind::App,
-            app.address.to_string(),
-            Some(format!("http://{}/healthz", app.address)),
-            Some(index),
-        ));
-    }
-    if plan.load_balanced() {
-        if let Some(address) = plan.static_server {
-            list.push(component(
-                "nginx",
-                Kind::StaticNginx,
-                address.to_string(),
-                Some(format!("http://{address}/nginx-health")),
-                None,
-            ));
-        }
-        list.push(component(
-            "haproxy",
-            Kind::Haproxy,
-            plan.front.to_string(),
-            Some(format!("http://{}/healthz", plan.front)),
-            None,
-        ));
-    } else {
-        list.push(component(
-            "nginx",
-            Kind::FrontNginx,
-            plan.front.to_string(),
-            Some(format!("http://{}/healthz", plan.front)),
-            None,
-        ));
-    }
-    list
+        })
+        .collect()
 }
 
 /// Refuses to start when an address the plan needs is taken.

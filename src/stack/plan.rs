@@ -1,5 +1,8 @@
-//! What each phase runs, and where: the addresses of `../shared/PHASES.md`,
-//! each of which can be overridden (the tests use free ports).
+//! The topology: which servers run, how many of each, and where. Each phase
+//! is one such value ([`Plan::standard`], at the addresses of the phases'
+//! contract); everything else (the configs, the start order, the map, the
+//! status, the architecture page) is drawn from it, and any of it can be
+//! changed (the tests use free ports; `APPS=N` changes the app servers).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -135,8 +138,9 @@ impl Plan {
         Ok(self)
     }
 
-    /// Whether HAProxy is the front door.
+    /// Whether HAProxy is the front door: it is whenever static files have
+    /// a server of their own behind it.
     pub fn load_balanced(&self) -> bool {
-        self.phase >= 3
+        self.static_server.is_some()
     }
 }

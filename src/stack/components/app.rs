@@ -1,0 +1,129 @@
+//! An app server: `million serve`, configured through its environment as a
+//! real deployment would be (`APP__…`, `DB_*`).
+
+use std::net::SocketAddr;
+use std::process::Command;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use nix::sys::signal::Signal;
+
+use super::postgres::database_env;
+use super::{Kind, Process, Server, http_ok, log_file};
+use crate::process::{ChildOptions, ManagedChild};
+use crate::stack::plan::Plan;
+use crate::stack::secrets::Secrets;
+
+/// App server `index` (from 0) of the plan, listening on `address`.
+pub struct App {
+    pub index: usize,
+    pub address: SocketAddr,
+}
+
+impl Server for App {
+    fn kind(&self) -> Kind {
+        Kind::App
+    }
+
+    /// Its configuration is its environment: nothing to write.
+    fn render(&self, _plan: &Plan, _secrets: &Secrets) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn start<'a>(
+        &'a self,
+        plan: &'a Plan,
+        secrets: &'a Secrets,
+    ) -> BoxFuture<'a, anyhow::Result<Process>> {
+        async move { Ok(Process::Child(start_app(plan, secrets, self.index)?)) }.boxed()
+    }
+
+    fn probe<'a>(&'a self, _plan: &'a Plan) -> BoxFuture<'a, bool> {
+        async move { http_ok(&format!("http://{}/healthz", self.address)).await }.boxed()
+    }
+
+    fn health_url(&self) -> Option<String> {
+        Some(format!("http://{}/healthz", self.address))
+    }
+}
+
+/// Starts app server `index` of the plan.
+fn start_app(plan: &Plan, secrets: &Secrets, index: usize) -> anyhow::Result<ManagedChild> {
+    let app = &plan.apps[index];
+    let mut command = Command::new(&plan.app_binary);
+    command.arg("serve").current_dir(&plan.project_dir);
+    for inherited in [
+        "DATABASE_URL",
+        "DB_HOST",
+        "DB_PORT",
+        "DB_NAME",
+        "DB_USER",
+        "DB_PASSWORD",
+        "RUST_LOG",
+    ] {
+        command.env_remove(inherited);
+    }
+    let servers: Vec<String> = plan
+        .apps
+        .iter()
+        .map(|app| format!("{}={}", app.name, app.address))
+        .collect();
+    let front = if plan.load_balanced() {
+        format!("haproxy {}", plan.front)
+    } else {
+        format!("nginx {}", plan.front)
+    };
+    let static_server = plan
+        .static_server
+        .map(|address| format!("nginx {address}"))
+        .unwrap_or_default();
+    let sessions = match plan.sessions {
+        crate::settings::SessionStoreKind::Memory => "memory",
+        crate::settings::SessionStoreKind::Cookie => "cookie",
+    };
+    let env: Vec<(&str, String)> = vec![
+        ("APP_ENVIRONMENT", "local".into()),
+        (
+            "APP_CONFIG_DIR",
+            plan.project_dir.join("config").display().to_string(),
+        ),
+        ("APP__APPLICATION__HOST", app.address.ip().to_string()),
+        ("APP__APPLICATION__PORT", app.address.port().to_string()),
+        ("APP__APPLICATION__INSTANCE_NAME", app.name.clone()),
+        ("APP__APPLICATION__WORKERS", "0".into()),
+        ("APP__APPLICATION__TRUSTED_PROXIES", "127.0.0.1".into()),
+        (
+            "APP__APPLICATION__STATIC_DIR",
+            plan.project_dir.join("static").display().to_string(),
+        ),
+        ("APP__DATABASE__MIGRATE_ON_START", "false".into()),
+        ("APP__AUTH__JWT_SECRET", secrets.jwt_secret.clone()),
+        ("APP__SESSION__SECRET", secrets.session_secret.clone()),
+        ("APP__SESSION__STORE", sessions.into()),
+        ("APP__ARCHITECTURE__PHASE", plan.phase.to_string()),
+        ("APP__ARCHITECTURE__FRONT", front),
+        ("APP__ARCHITECTURE__APP_SERVERS", servers.join(",")),
+        ("APP__ARCHITECTURE__STATIC_SERVER", static_server),
+        (
+            "APP__CACHE__REDIS_URL",
+            plan.cache
+                .map(|address| format!("redis://{address}"))
+                .unwrap_or_default(),
+        ),
+    ];
+    command.envs(env);
+    if !plan.replicas.is_empty() {
+        let hosts: Vec<String> = plan.replicas.iter().map(ToString::to_string).collect();
+        command.env("APP__REPLICAS__HOSTS", hosts.join(","));
+    }
+    command.envs(database_env(plan, secrets)?);
+    ManagedChild::spawn(
+        command,
+        ChildOptions {
+            name: &app.name,
+            log_file: &log_file(plan, &app.name),
+            run_as: None,
+            on_parent_death: Signal::SIGTERM,
+        },
+    )
+}

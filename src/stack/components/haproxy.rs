@@ -1,0 +1,88 @@
+//! HAProxy, the front door from phase 3: round-robin over however many app
+//! servers the topology has, static files to nginx (`deploy/haproxy/haproxy.cfg`).
+
+use std::net::SocketAddr;
+use std::process::Command;
+
+use anyhow::Context;
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use nix::sys::signal::Signal;
+
+use super::{Kind, Process, Server, config_dir, http_ok, log_file, program};
+use crate::process::{ChildOptions, ManagedChild};
+use crate::stack::plan::Plan;
+use crate::stack::render::render_file;
+use crate::stack::secrets::Secrets;
+
+/// HAProxy listening on `address`.
+pub struct Haproxy {
+    pub address: SocketAddr,
+}
+
+impl Server for Haproxy {
+    fn kind(&self) -> Kind {
+        Kind::Haproxy
+    }
+
+    fn render(&self, plan: &Plan, _secrets: &Secrets) -> anyhow::Result<()> {
+        let conf = config_dir(plan).join("haproxy.cfg");
+        let values = vec![
+            ("LISTEN", self.address.to_string()),
+            (
+                "STATIC_SERVER",
+                plan.static_server
+                    .context("phase 3 needs a static server")?
+                    .to_string(),
+            ),
+            ("APP_SERVERS", server_lines(plan)),
+        ];
+        render_file(
+            &plan.project_dir.join("deploy/haproxy/haproxy.cfg"),
+            &conf,
+            &values,
+        )?;
+        Ok(())
+    }
+
+    fn start<'a>(
+        &'a self,
+        plan: &'a Plan,
+        _secrets: &'a Secrets,
+    ) -> BoxFuture<'a, anyhow::Result<Process>> {
+        async move {
+            let haproxy = program("haproxy", "haproxy")?;
+            let conf = config_dir(plan).join("haproxy.cfg");
+            let mut command = Command::new(haproxy);
+            command.arg("-f").arg(&conf).arg("-db");
+            let child = ManagedChild::spawn(
+                command,
+                ChildOptions {
+                    name: "haproxy",
+                    log_file: &log_file(plan, "haproxy"),
+                    run_as: None,
+                    on_parent_death: Signal::SIGTERM,
+                },
+            )?;
+            Ok(Process::Child(child))
+        }
+        .boxed()
+    }
+
+    fn probe<'a>(&'a self, _plan: &'a Plan) -> BoxFuture<'a, bool> {
+        async move { http_ok(&format!("http://{}/healthz", self.address)).await }.boxed()
+    }
+
+    fn health_url(&self) -> Option<String> {
+        Some(format!("http://{}/healthz", self.address))
+    }
+}
+
+/// One `server` line per app server of the plan, however many there are.
+pub(super) fn server_lines(plan: &Plan) -> String {
+    plan.apps
+        .iter()
+        .map(|app| format!("server {} {} check", app.name, app.address))
+        .collect::<Vec<_>>()
+        .join("\n    ")
+}
