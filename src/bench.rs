@@ -297,27 +297,37 @@ async fn seed_to_size(conninfo: &str, users: u64, articles: u64) -> anyhow::Resu
     Ok(false)
 }
 
-/// The read mix: profiles and articles through the API and as pages.
-async fn read_mix(conninfo: &str, front: &str) -> anyhow::Result<Vec<String>> {
+/// The first column of each query's rows, as text, over one connection.
+async fn text_columns<const N: usize>(
+    conninfo: &str,
+    queries: [&str; N],
+) -> anyhow::Result<[Vec<String>; N]> {
     let (client, connection) = tokio_postgres::connect(conninfo, tokio_postgres::NoTls).await?;
     let driver = tokio::spawn(connection);
-    let users: Vec<String> = client
-        .query(
-            "SELECT username FROM users ORDER BY random() LIMIT 300",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-    let slugs: Vec<String> = client
-        .query("SELECT slug FROM articles ORDER BY random() LIMIT 300", &[])
-        .await?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+    let mut columns: [Vec<String>; N] = std::array::from_fn(|_| Vec::new());
+    for (query, column) in queries.iter().zip(columns.iter_mut()) {
+        *column = client
+            .query(*query, &[])
+            .await?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+    }
     drop(client);
     let _ = driver.await;
+    Ok(columns)
+}
+
+/// The read mix: profiles and articles through the API and as pages.
+async fn read_mix(conninfo: &str, front: &str) -> anyhow::Result<Vec<String>> {
+    let [users, slugs] = text_columns(
+        conninfo,
+        [
+            "SELECT username FROM users ORDER BY random() LIMIT 300",
+            "SELECT slug FROM articles ORDER BY random() LIMIT 300",
+        ],
+    )
+    .await?;
     let mut urls = Vec::new();
     for user in &users {
         urls.push(format!("{front}/api/profiles/{user}"));
@@ -370,6 +380,30 @@ async fn sample(front: &str, paths: &[String]) -> anyhow::Result<(f64, Option<f6
     ))
 }
 
+/// The header of a two-column comparison: `before`, `after`, their ratio.
+fn comparison_header(before: &str, after: &str, ratio: &str) {
+    println!("{:<34} {:>14} {:>14} {:>10}", "", before, after, ratio);
+}
+
+/// One row of a two-column comparison, with `after ÷ before`.
+fn comparison_row(label: &str, before: f64, after: f64, unit: &str) {
+    println!(
+        "{label:<34} {:>11.1}{unit:<3} {:>11.1}{unit:<3} {:>10}",
+        before,
+        after,
+        ratio(before, after)
+    );
+}
+
+/// `after ÷ before` as `1.23×`, or `-` when there is nothing to divide by.
+fn ratio(before: f64, after: f64) -> String {
+    if before > 0.0 {
+        format!("{:.2}×", after / before)
+    } else {
+        "-".to_string()
+    }
+}
+
 fn print_report(results: &[PhaseResult], rate: u64, args: &CacheArgs, urls: usize) {
     let [phase3, phase4] = results else {
         return;
@@ -378,21 +412,8 @@ fn print_report(results: &[PhaseResult], rate: u64, args: &CacheArgs, urls: usiz
         "\nCache tier benchmark: {urls} profile and article reads (API and pages), {} connections, {} s per run\n",
         args.connections, args.duration
     );
-    println!(
-        "{:<34} {:>14} {:>14} {:>10}",
-        "", "phase 3", "phase 4", "4 ÷ 3"
-    );
-    let row = |label: &str, a: f64, b: f64, unit: &str| {
-        let ratio = if a > 0.0 {
-            format!("{:.2}×", b / a)
-        } else {
-            "-".into()
-        };
-        println!(
-            "{label:<34} {:>11.1}{unit:<3} {:>11.1}{unit:<3} {ratio:>10}",
-            a, b
-        );
-    };
+    comparison_header("phase 3", "phase 4", "4 ÷ 3");
+    let row = comparison_row;
     row(
         "peak throughput (wrk)",
         phase3.peak.requests_per_second,

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::{CacheArgs, seed_to_size};
+use super::{CacheArgs, comparison_header, comparison_row, seed_to_size};
 use crate::load::{Measurement, run_oha, run_wrk};
 use crate::stack::Stack;
 use crate::stack::components::app_conninfo;
@@ -112,25 +112,14 @@ pub(super) async fn compare(
 /// every request, whatever the cache tier.
 async fn uncached_mix(conninfo: &str) -> anyhow::Result<Vec<String>> {
     use rand::seq::SliceRandom;
-    let (client, connection) = tokio_postgres::connect(conninfo, tokio_postgres::NoTls).await?;
-    let driver = tokio::spawn(connection);
-    let authors: Vec<String> = client
-        .query(
+    let [authors, tags] = super::text_columns(
+        conninfo,
+        [
             "SELECT username FROM users WHERE articles_count > 0 ORDER BY random() LIMIT 200",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-    let tags: Vec<String> = client
-        .query("SELECT name FROM tags ORDER BY random() LIMIT 100", &[])
-        .await?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-    drop(client);
-    let _ = driver.await;
+            "SELECT name FROM tags ORDER BY random() LIMIT 100",
+        ],
+    )
+    .await?;
     let mut paths: Vec<String> = authors
         .iter()
         .map(|author| format!("/api/articles?author={author}&limit=10"))
@@ -184,21 +173,8 @@ fn print(figures: &[PhaseFigures], rate: u64, urls: usize, args: &CacheArgs) {
         "\nRead replicas: {urls} filtered article lists (by author and by tag: never cached), {} connections, {} s per run\n",
         args.connections, args.duration
     );
-    println!(
-        "{:<34} {:>14} {:>14} {:>10}",
-        "", "phase 4", "phase 5", "5 ÷ 4"
-    );
-    let row = |label: &str, a: f64, b: f64, unit: &str| {
-        let ratio = if a > 0.0 {
-            format!("{:.2}×", b / a)
-        } else {
-            "-".into()
-        };
-        println!(
-            "{label:<34} {:>11.1}{unit:<3} {:>11.1}{unit:<3} {ratio:>10}",
-            a, b
-        );
-    };
+    comparison_header("phase 4", "phase 5", "5 ÷ 4");
+    let row = comparison_row;
     row(
         "peak throughput (wrk)",
         phase4.peak.requests_per_second,

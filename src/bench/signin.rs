@@ -288,11 +288,7 @@ impl Report {
             "-".repeat(13)
         );
         let row = |label: &str, idle: f64, storm: f64, unit: &str| {
-            let ratio = if idle > 0.0 {
-                format!("{:.2}×", storm / idle)
-            } else {
-                "-".to_string()
-            };
+            let ratio = super::ratio(idle, storm);
             println!(
                 "| {label:<30} | {:>10} | {:>12} | {ratio:>12} |",
                 format!("{idle:.1}{unit}"),

@@ -2,15 +2,13 @@
 //! servers the topology has, static files to nginx (`deploy/haproxy/haproxy.cfg`).
 
 use std::net::SocketAddr;
-use std::process::Command;
 
 use anyhow::Context;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use nix::sys::signal::Signal;
 
-use super::{Kind, Process, Server, config_dir, http_ok, log_file, program};
-use crate::process::{ChildOptions, ManagedChild};
+use super::{Kind, Process, Server, config_dir, http_ok, spawn};
 use crate::stack::plan::Plan;
 use crate::stack::render::render_file;
 use crate::stack::secrets::Secrets;
@@ -51,20 +49,14 @@ impl Server for Haproxy {
         _secrets: &'a Secrets,
     ) -> BoxFuture<'a, anyhow::Result<Process>> {
         async move {
-            let haproxy = program("haproxy", "haproxy")?;
             let conf = config_dir(plan).join("haproxy.cfg");
-            let mut command = Command::new(haproxy);
-            command.arg("-f").arg(&conf).arg("-db");
-            let child = ManagedChild::spawn(
-                command,
-                ChildOptions {
-                    name: "haproxy",
-                    log_file: &log_file(plan, "haproxy"),
-                    run_as: None,
-                    on_parent_death: Signal::SIGTERM,
-                },
-            )?;
-            Ok(Process::Child(child))
+            spawn(
+                plan,
+                "haproxy",
+                ("haproxy", "haproxy"),
+                &["-f".as_ref(), conf.as_os_str(), "-db".as_ref()],
+                Signal::SIGTERM,
+            )
         }
         .boxed()
     }

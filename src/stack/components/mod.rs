@@ -53,8 +53,11 @@ pub trait Server: Send + Sync {
         secrets: &'a Secrets,
     ) -> BoxFuture<'a, anyhow::Result<Process>>;
 
-    /// Whether it serves right now.
-    fn probe<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, bool>;
+    /// Whether it serves right now. By default, running is serving: a
+    /// database's `start` returns only once it accepts connections.
+    fn probe<'a>(&'a self, _plan: &'a Plan) -> BoxFuture<'a, bool> {
+        Box::pin(async { true })
+    }
 
     /// An address that answers 200 while it is healthy, shown by `status`.
     fn health_url(&self) -> Option<String> {
@@ -267,6 +270,30 @@ pub(super) fn config_dir(plan: &Plan) -> PathBuf {
 /// Log file for `name`.
 pub fn log_file(plan: &Plan, name: &str) -> PathBuf {
     plan.state_dir.join("logs").join(format!("{name}.log"))
+}
+
+/// Starts `program` (installed from Debian's `package`) as component `name`
+/// of the stack, with `args`, its output in the component's log; on the
+/// supervisor's death it gets `on_parent_death`.
+fn spawn(
+    plan: &Plan,
+    name: &str,
+    (program_name, package): (&str, &str),
+    args: &[&std::ffi::OsStr],
+    on_parent_death: Signal,
+) -> anyhow::Result<Process> {
+    let mut command = std::process::Command::new(program(program_name, package)?);
+    command.args(args);
+    let child = ManagedChild::spawn(
+        command,
+        crate::process::ChildOptions {
+            name,
+            log_file: &log_file(plan, name),
+            run_as: None,
+            on_parent_death,
+        },
+    )?;
+    Ok(Process::Child(child))
 }
 
 /// Whether `url` answers 200 within a second.

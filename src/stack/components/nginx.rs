@@ -3,14 +3,12 @@
 //! static file server behind HAProxy from phase 3 (`deploy/nginx/static.conf`).
 
 use std::net::SocketAddr;
-use std::process::Command;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use nix::sys::signal::Signal;
 
-use super::{Kind, Process, Server, config_dir, http_ok, log_file, program};
-use crate::process::{ChildOptions, ManagedChild};
+use super::{Kind, Process, Server, config_dir, http_ok, spawn};
 use crate::stack::plan::Plan;
 use crate::stack::render::render_file;
 use crate::stack::secrets::Secrets;
@@ -96,27 +94,23 @@ impl Server for Nginx {
         _secrets: &'a Secrets,
     ) -> BoxFuture<'a, anyhow::Result<Process>> {
         async move {
-            let nginx = program("nginx", "nginx")?;
             let prefix = plan.state_dir.join("nginx");
             let conf = config_dir(plan).join("nginx.conf");
-            let mut command = Command::new(nginx);
-            command
-                .arg("-p")
-                .arg(&prefix)
-                .arg("-c")
-                .arg(&conf)
-                .args(["-g", "daemon off;"]);
-            let child = ManagedChild::spawn(
-                command,
-                ChildOptions {
-                    name: "nginx",
-                    log_file: &log_file(plan, "nginx"),
-                    run_as: None,
-                    // QUIT is nginx's graceful stop; its workers follow the master.
-                    on_parent_death: Signal::SIGQUIT,
-                },
-            )?;
-            Ok(Process::Child(child))
+            spawn(
+                plan,
+                "nginx",
+                ("nginx", "nginx"),
+                &[
+                    "-p".as_ref(),
+                    prefix.as_os_str(),
+                    "-c".as_ref(),
+                    conf.as_os_str(),
+                    "-g".as_ref(),
+                    "daemon off;".as_ref(),
+                ],
+                // QUIT is nginx's graceful stop; its workers follow the master.
+                Signal::SIGQUIT,
+            )
         }
         .boxed()
     }

@@ -57,11 +57,6 @@ impl Server for Primary {
         }
         .boxed()
     }
-
-    /// Started means accepting connections.
-    fn probe<'a>(&'a self, _plan: &'a Plan) -> BoxFuture<'a, bool> {
-        async { true }.boxed()
-    }
 }
 
 /// One PostgreSQL server of the stack: its name (which names its rendered

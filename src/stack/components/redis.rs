@@ -2,15 +2,13 @@
 //! memory, no persistence, a private address only.
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use nix::sys::signal::Signal;
 
-use super::{Kind, Process, Server, config_dir, log_file, program};
-use crate::process::{ChildOptions, ManagedChild};
+use super::{Kind, Process, Server, config_dir, spawn};
 use crate::stack::plan::Plan;
 use crate::stack::render::render_file;
 use crate::stack::secrets::Secrets;
@@ -54,20 +52,14 @@ impl Server for Redis {
         _secrets: &'a Secrets,
     ) -> BoxFuture<'a, anyhow::Result<Process>> {
         async move {
-            let redis = program("redis-server", "redis-server")?;
             let conf = config_dir(plan).join("redis.conf");
-            let mut command = Command::new(redis);
-            command.arg(&conf);
-            let child = ManagedChild::spawn(
-                command,
-                ChildOptions {
-                    name: "redis",
-                    log_file: &log_file(plan, "redis"),
-                    run_as: None,
-                    on_parent_death: Signal::SIGTERM,
-                },
-            )?;
-            Ok(Process::Child(child))
+            spawn(
+                plan,
+                "redis",
+                ("redis-server", "redis-server"),
+                &[conf.as_os_str()],
+                Signal::SIGTERM,
+            )
         }
         .boxed()
     }

@@ -77,9 +77,4 @@ impl Server for Replica {
         }
         .boxed()
     }
-
-    /// Started means accepting connections.
-    fn probe<'a>(&'a self, _plan: &'a Plan) -> BoxFuture<'a, bool> {
-        async { true }.boxed()
-    }
 }
