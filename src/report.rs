@@ -8,7 +8,7 @@
 //! the request wrote, so that the position can be handed back.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// How the cache served a request (or one lookup of it).
@@ -52,6 +52,8 @@ struct Report {
     read_after: AtomicU64,
     wrote: AtomicBool,
     read_nodes: Mutex<Vec<Arc<str>>>,
+    /// The account making the request, once known (0: none).
+    viewer: AtomicI64,
 }
 
 /// What a finished request reports.
@@ -64,6 +66,8 @@ pub struct Summary {
     pub wrote: bool,
     /// The database nodes its reads went to, in order of first use.
     pub read_nodes: Vec<Arc<str>>,
+    /// The account that made it, when it had one.
+    pub viewer: Option<i64>,
 }
 
 tokio::task_local! {
@@ -100,7 +104,18 @@ fn summarise(report: &Report) -> Summary {
             .lock()
             .map(|nodes| nodes.clone())
             .unwrap_or_default(),
+        viewer: Some(report.viewer.load(Ordering::Relaxed)).filter(|id| *id != 0),
     }
+}
+
+/// Notes which account the running request is made by.
+pub fn viewer(user: i64) {
+    let _ = REPORT.try_with(|report| report.viewer.store(user, Ordering::Relaxed));
+}
+
+/// Makes the running request's reads wait for WAL position `lsn` too.
+pub fn read_after_at_least(lsn: u64) {
+    let _ = REPORT.try_with(|report| report.read_after.fetch_max(lsn, Ordering::Relaxed));
 }
 
 /// The WAL position the running request's reads must have, if any.

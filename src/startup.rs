@@ -225,6 +225,16 @@ async fn report_headers(
                 .headers_mut()
                 .insert(header::HeaderName::from_static("x-db-lsn"), value);
         }
+        if let Some(user) = summary.viewer {
+            state
+                .cache
+                .remember_write_position(
+                    user,
+                    position.max(read_after.unwrap_or(0)),
+                    Duration::from_secs(state.read_after_ttl_secs),
+                )
+                .await;
+        }
         if !api {
             let ttl = state.read_after_ttl_secs;
             let cookie = actix_web::cookie::Cookie::build(READ_AFTER_COOKIE, text)

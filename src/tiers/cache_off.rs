@@ -68,6 +68,14 @@ impl Cache {
         load().await
     }
 
+    /// Nowhere to remember a write position.
+    pub async fn remember_write_position(&self, _user: i64, _position: u64, _ttl: Duration) {}
+
+    /// No write position is remembered.
+    pub async fn write_position(&self, _user: i64) -> Option<u64> {
+        None
+    }
+
     /// Nothing holds a session generation but the database.
     pub async fn sessions_ended(&self, _user: i64) {}
 

@@ -469,3 +469,50 @@ async fn a_cache_refill_during_paused_replay_stores_the_new_value_not_the_replic
     assert_eq!(cached.headers["x-cache"], "hit");
     assert_eq!(cached.body["article"]["description"], "Second thoughts");
 }
+
+#[cfg(feature = "cache")]
+#[tokio::test]
+async fn an_api_client_that_does_not_echo_the_position_still_reads_its_own_writes_on_any_server() {
+    let cluster = ReplicatedCluster::start(1).await;
+    let redis = crate::helpers::TestRedis::start().await;
+    let hosts = cluster.hosts();
+    let redis_url = redis.url();
+    let configure = move |settings: &mut million::settings::Settings| {
+        settings.replicas.hosts = hosts.clone();
+        settings.replicas.check_interval_ms = 200;
+        settings.replicas.max_lag_ms = 60_000;
+        settings.cache.redis_url = redis_url.clone();
+    };
+    let first = spawn_app_on(cluster.database(), configure.clone()).await;
+    let second = spawn_app_on(cluster.database(), configure).await;
+    let token = first.register("plain").await;
+    cluster.caught_up(1).await;
+    for app in [&first, &second] {
+        let started = Instant::now();
+        while !node_of(&app.get("/api/articles?author=plain").await.headers).starts_with("replica-")
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no replica in rotation"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    cluster.pause(1).await;
+
+    first.publish(&token, "Quietly written", &[]).await;
+    // No X-Db-Lsn sent back: the position was remembered for the account.
+    let own = second
+        .api("GET", "/api/articles?author=plain", Some(&token), None)
+        .await;
+    let anonymous = second.get("/api/articles?author=plain").await;
+
+    assert_eq!(own.status, StatusCode::OK, "{}", own.text);
+    assert_eq!(own.body["articlesCount"], 1, "{}", own.text);
+    assert_eq!(node_of(&own.headers), "primary");
+    assert_eq!(
+        anonymous.body["articlesCount"], 0,
+        "the paused replica has not replayed it"
+    );
+    assert!(node_of(&anonymous.headers).starts_with("replica-"));
+}

@@ -98,6 +98,19 @@ async fn viewer(state: &AppState, bearer: Bearer) -> Result<i64, AppError> {
     }
 }
 
+/// Notes who makes this request and, with read replicas, makes its reads
+/// wait for the replicas to have replayed this account's last write (on
+/// any server: the position is remembered in the cache tier). API clients
+/// may also echo `X-Db-Lsn` themselves.
+async fn read_own_writes(state: &AppState, user: i64) {
+    crate::report::viewer(user);
+    if state.db.replicas().enabled()
+        && let Some(position) = state.cache.write_position(user).await
+    {
+        crate::report::read_after_at_least(position);
+    }
+}
+
 impl FromRequest for ApiViewer {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
@@ -109,7 +122,11 @@ impl FromRequest for ApiViewer {
         });
         Box::pin(async move {
             match found? {
-                Some((bearer, state)) => Ok(ApiViewer(Some(viewer(&state, bearer).await?))),
+                Some((bearer, state)) => {
+                    let id = viewer(&state, bearer).await?;
+                    read_own_writes(&state, id).await;
+                    Ok(ApiViewer(Some(id)))
+                }
                 None => Ok(ApiViewer(None)),
             }
         })
@@ -130,7 +147,9 @@ impl FromRequest for ApiUser {
         });
         Box::pin(async move {
             let (bearer, state) = found?;
-            Ok(ApiUser(account(&state, bearer).await?))
+            let user = account(&state, bearer).await?;
+            read_own_writes(&state, user.id).await;
+            Ok(ApiUser(user))
         })
     }
 }

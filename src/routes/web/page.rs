@@ -148,6 +148,7 @@ impl FromRequest for Page {
                         User::find_for_session(&mut conn, claim.user_id, &claim.session_id).await?;
                     match found {
                         Some((user, false)) if claim.is_current(&user) => {
+                            crate::report::viewer(user.id);
                             session::touch(&page.session, page.idle);
                             page.viewer = Some(user);
                             page.claim = Some(claim);

@@ -338,6 +338,51 @@ impl Cache {
         }
     }
 
+    /// Remembers, for `ttl`, the WAL position after `user`'s last write, so
+    /// that their reads through any app server wait for a replica to have
+    /// replayed it (read-your-writes for API clients, who carry no cookie).
+    /// The stored position only ever grows: of two racing writes, the later
+    /// position stays.
+    pub async fn remember_write_position(&self, user: i64, position: u64, ttl: Duration) {
+        let Some(inner) = &self.inner else {
+            return;
+        };
+        let key = format!("{}rw:{user}", inner.prefix);
+        // Fixed-width hexadecimal compares as text exactly as the numbers do.
+        let value = format!("{position:016x}");
+        let ttl_ms = ttl.as_millis().max(1) as u64;
+        let script = redis::Script::new(
+            "local current = redis.call('GET', KEYS[1]) \
+             if (not current) or current < ARGV[1] then \
+               redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) \
+             else \
+               redis.call('PEXPIRE', KEYS[1], ARGV[2]) \
+             end \
+             return 1",
+        );
+        let stored: Option<i64> = inner
+            .attempt(async |conn| {
+                script
+                    .key(&key)
+                    .arg(&value)
+                    .arg(ttl_ms)
+                    .invoke_async(conn)
+                    .await
+            })
+            .await;
+        if stored.is_none() {
+            tracing::debug!("could not record user {user}'s write position");
+        }
+    }
+
+    /// The WAL position after `user`'s last write, while remembered.
+    pub async fn write_position(&self, user: i64) -> Option<u64> {
+        let inner = self.inner.as_ref()?;
+        let key = format!("{}rw:{user}", inner.prefix);
+        let value: Option<String> = inner.attempt(async |conn| conn.get(&key).await).await?;
+        u64::from_str_radix(&value?, 16).ok()
+    }
+
     /// Forgets what a committed write changed. Call after the commit, never
     /// before: a read in between would cache the old value again.
     pub async fn invalidate(&self, invalidation: Invalidation) {
