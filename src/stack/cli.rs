@@ -97,11 +97,11 @@ fn running_state(state_dir: &Path) -> anyhow::Result<StackState> {
         Some(Ownership::NotOurs(reason)) => bail!(
             "cannot tell whether the stack recorded in {} still runs: {reason}. Nothing was \
              signalled. If its servers still run, stop them by hand (`ps -ef | grep million`); \
-             `make phase1` (or phase2, phase3) then starts afresh",
+             `make phase1` (to phase5) then starts afresh",
             StackState::path(state_dir).display()
         ),
         Some(Ownership::Gone) | None => {
-            bail!("no stack is running here: start one with `make phase1` (or phase2, phase3)")
+            bail!("no stack is running here: start one with `make phase1` (to phase5)")
         }
     }
 }
@@ -287,7 +287,7 @@ async fn follow_supervisor(
 
 async fn status(project: &Path) -> anyhow::Result<()> {
     let Some(state) = StackState::load(&state_dir(project))? else {
-        println!("No stack has run here yet. Start one with `make phase1` (or phase2, phase3).");
+        println!("No stack has run here yet. Start one with `make phase1` (to phase5).");
         return Ok(());
     };
     match state.supervisor() {
