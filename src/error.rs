@@ -174,6 +174,9 @@ fn is_unavailable(error: &anyhow::Error) -> bool {
                     message.contains("statement timeout")
                         || message.contains("too many clients")
                         || message.contains("connection")
+                        // A replica cancelling a query whose rows replay
+                        // is about to remove: worth trying again.
+                        || message.contains("conflict with recovery")
                 }
                 _ => false,
             };

@@ -69,7 +69,7 @@ impl Application {
         }
         let pool = db::pool::build(conninfo, &settings.database, &instance)?;
         let replicas = Replicas::new(&settings.replicas, &settings.database, conninfo, &instance)?;
-        replicas.start_monitor(pool.clone());
+        replicas.start_monitor();
         let state = AppState {
             db: Db::new(pool, db::node_label(conninfo), replicas),
             passwords: Passwords::new(
@@ -210,9 +210,13 @@ async fn report_headers(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let read_after = read_after(&request);
     let api = request.path().starts_with("/api/");
     let state = request.app_data::<web::Data<AppState>>().cloned();
+    let read_after = read_after(&request).filter(|position| {
+        state
+            .as_ref()
+            .is_some_and(|state| state.db.replicas().plausible(*position))
+    });
     let (response, summary) = report::collect_reading_after(read_after, next.call(request)).await;
     let mut response = response?;
     if summary.wrote
@@ -293,7 +297,16 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' https:
 fn cors(origins: &[String]) -> Cors {
     let mut cors = Cors::default()
         .allowed_methods(["GET", "POST", "PUT", "DELETE", "OPTIONS"])
-        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::HeaderName::from_static("x-db-lsn"),
+        ])
+        .expose_headers([
+            header::HeaderName::from_static("x-db-lsn"),
+            header::HeaderName::from_static("x-db-node"),
+        ])
         .max_age(3600);
     if origins.iter().any(|origin| origin == "*") {
         cors = cors.allow_any_origin().send_wildcard();

@@ -78,30 +78,34 @@ impl Db {
     /// A connection for changing data: the primary. While the primary is
     /// down and replicas still serve reads, [`AppError::ReadOnly`].
     pub async fn write(&self) -> Result<PooledConnection, AppError> {
-        report::wrote();
-        report::read_from(&self.primary_name);
         if self.replicas.primary_down() {
             return Err(AppError::ReadOnly(anyhow::anyhow!(
-                "the primary failed its last check"
+                "the primary failed its last checks"
             )));
         }
-        checkout(&self.primary).await.map_err(|error| match error {
-            AppError::DatabaseUnavailable(cause) if self.replicas.enabled() => {
-                AppError::ReadOnly(cause)
-            }
-            other => other,
-        })
+        let connection = checkout(&self.primary).await?;
+        report::wrote();
+        report::read_from(&self.primary_name);
+        Ok(connection)
     }
 
     /// A connection for showing data: a replica fit for this request, or
-    /// the primary. While the primary is down, any replica in rotation: it
-    /// has everything the primary sent before it went, and nothing newer
-    /// can have been written.
+    /// the primary. While the primary is down, a replica in rotation that
+    /// has what the read needs (for a must-be-current read: everything the
+    /// primary was last seen with); a write the primary acknowledged in its
+    /// last moment and never sent is not there until it is back.
     pub async fn read(&self) -> Result<PooledConnection, AppError> {
         if self.replicas.enabled() {
             let read_after = report::read_after();
             let checkout = if self.replicas.primary_down() {
-                self.replicas.checkout(None).await
+                // Only a replica that has everything the primary was last
+                // seen with may answer what must be current; a read after
+                // its author's write still waits for that write.
+                if must_be_current() {
+                    self.replicas.checkout_current().await
+                } else {
+                    self.replicas.checkout(read_after).await
+                }
             } else if must_be_current() {
                 self.replicas.primary_read();
                 None

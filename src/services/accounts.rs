@@ -49,6 +49,8 @@ pub async fn register(state: &AppState, input: Registration<'_>) -> Result<User,
         password_hash: &password_hash,
     };
     let user = User::create(&mut conn, new).await.map_err(taken_error)?;
+    // Its author from now on: their next reads wait for this write.
+    crate::report::viewer(user.id);
     // "No such profile" may be cached for this name.
     state
         .cache
@@ -74,13 +76,18 @@ pub async fn authenticate(state: &AppState, email: &str, password: &str) -> Resu
         return Err(errors.into());
     }
     let user = {
-        let mut conn = state.db.read().await?;
+        // The primary: a replica may not have the account just registered,
+        // or may still hold the password just changed.
+        let mut conn = state.db.read_current().await?;
         User::find_by_email(&mut conn, email.trim()).await?
     };
     let stored = user.as_ref().map(|user| user.password_hash.clone());
     let secret = SecretString::from(password.to_string());
     match (state.passwords.verify(&secret, stored).await?, user) {
-        (true, Some(user)) => Ok(user),
+        (true, Some(user)) => {
+            crate::report::viewer(user.id);
+            Ok(user)
+        }
         _ => Err(AppError::InvalidCredentials),
     }
 }

@@ -34,6 +34,22 @@ pub struct ReplicaCounters {
     pub primary_reads: u64,
 }
 
+/// Set while the primary is down and the replicas serve reads: the site is
+/// read-only. One process has one primary.
+static PRIMARY_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records whether the primary is down (the replica monitor's verdict).
+pub fn set_primary_down(down: bool) {
+    PRIMARY_DOWN.store(down, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether the primary is down while replicas serve reads. The cache tier
+/// then fills nothing: what a replica shows may lack the primary's last
+/// writes, and must not outlive the outage in the cache.
+pub fn primary_down() -> bool {
+    PRIMARY_DOWN.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// `0/16B3748`, as PostgreSQL writes a WAL position.
 pub fn format_lsn(lsn: u64) -> String {
     format!("{:X}/{:X}", lsn >> 32, lsn & 0xffff_ffff)

@@ -1,7 +1,7 @@
 //! The replicas tier is not built in: every read goes to the primary. Same
 //! API as `replicas_on`.
 
-use crate::db::{PgPool, PooledConnection};
+use crate::db::PooledConnection;
 use crate::settings::{DatabaseSettings, ReplicaSettings};
 
 pub use super::replicas_common::{NodeStatus, ReplicaCounters};
@@ -27,7 +27,17 @@ impl Replicas {
     }
 
     /// Nothing to watch.
-    pub fn start_monitor(&self, _primary: PgPool) {}
+    pub fn start_monitor(&self) {}
+
+    /// No replicas: no position is needed.
+    pub fn plausible(&self, _position: u64) -> bool {
+        false
+    }
+
+    /// Never a replica.
+    pub async fn checkout_current(&self) -> Option<(PooledConnection, &str)> {
+        None
+    }
 
     /// Never a replica: the caller reads the primary.
     pub async fn checkout(&self, _read_after: Option<u64>) -> Option<(PooledConnection, &str)> {

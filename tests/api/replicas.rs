@@ -137,8 +137,7 @@ async fn a_write_on_a_replica_connection_is_refused() {
         "test",
     )
     .unwrap();
-    let primary = million::db::pool::build(&conninfo, &settings.database, "test").unwrap();
-    replicas.start_monitor(primary);
+    replicas.start_monitor();
 
     let started = Instant::now();
     let mut connection = loop {
@@ -275,31 +274,35 @@ async fn lagging_and_dead_replicas_leave_rotation_without_a_failed_request() {
     let mut cluster = ReplicatedCluster::start(2).await;
     let app = app_on(&cluster, 1_000).await;
     let token = app.register("busy").await;
+    cluster.caught_up(1).await;
     cluster.pause(1).await;
 
-    // Writes move the primary on; replica-1 falls behind and must leave.
+    // Steady writes move the primary on; replica-1 falls behind and must
+    // leave, while replica-2, keeping up, must stay.
     let mut failures = Vec::new();
     let started = Instant::now();
-    let mut last_on_paused = Instant::now();
+    let mut paused_last_served = None;
+    let mut healthy_late = 0;
     let mut n = 0;
-    while started.elapsed() < Duration::from_secs(4) {
+    while started.elapsed() < Duration::from_secs(5) {
         n += 1;
         app.publish(&token, &format!("Lag {n}"), &[]).await;
-        let response = app.get("/api/articles?limit=1").await;
+        let response = app.get("/api/articles?author=busy&limit=1").await;
         if response.status != StatusCode::OK {
             failures.push(response.status);
         }
-        if node_of(&response.headers) == "replica-1" {
-            last_on_paused = Instant::now();
+        match node_of(&response.headers).as_str() {
+            "replica-1" => paused_last_served = Some(started.elapsed()),
+            "replica-2" if started.elapsed() > Duration::from_secs(4) => healthy_late += 1,
+            _ => {}
         }
     }
-    let left_after = last_on_paused.duration_since(started);
 
     // Now replica-2 dies under reads: they move to the primary.
     cluster.kill(2);
     let mut nodes_after_kill = Vec::new();
     for _ in 0..50 {
-        let response = app.get("/api/articles?limit=1").await;
+        let response = app.get("/api/articles?author=busy&limit=1").await;
         if response.status != StatusCode::OK {
             failures.push(response.status);
         }
@@ -308,8 +311,12 @@ async fn lagging_and_dead_replicas_leave_rotation_without_a_failed_request() {
 
     assert!(failures.is_empty(), "failed requests: {failures:?}");
     assert!(
-        left_after < Duration::from_secs(3),
-        "the paused replica still served reads {left_after:?} into the lag"
+        paused_last_served.is_none_or(|at| at < Duration::from_secs(3)),
+        "the paused replica still served reads {paused_last_served:?} into the lag"
+    );
+    assert!(
+        healthy_late > 0,
+        "replica-2 kept up with {n} writes but left rotation"
     );
     assert!(
         nodes_after_kill[10..].iter().all(|node| node == "primary"),
@@ -318,11 +325,54 @@ async fn lagging_and_dead_replicas_leave_rotation_without_a_failed_request() {
 }
 
 #[tokio::test]
+async fn signing_in_right_after_signing_up_works_while_replay_is_paused_and_forged_positions_are_ignored()
+ {
+    let cluster = ReplicatedCluster::start(1).await;
+    let app = app_on(&cluster, 60_000).await;
+    cluster.pause(1).await;
+
+    app.register("quick").await;
+    let login = app
+        .api(
+            "POST",
+            "/api/users/login",
+            None,
+            Some(json!({"user": {"email": "quick@example.com", "password": "password123"}})),
+        )
+        .await;
+    let mut forged = Vec::new();
+    for position in ["FFFFFFFF/FFFFFFFF", "not a position", "0/", "-1/5"] {
+        let (status, node, _) = get_with(&app, "/api/articles", &[("X-Db-Lsn", position)]).await;
+        forged.push((position, status, node));
+    }
+
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+    for (position, status, node) in forged {
+        assert_eq!(status, StatusCode::OK, "{position}");
+        assert!(
+            node.starts_with("replica-"),
+            "{position} sent the read to {node}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn with_the_primary_down_reads_go_on_and_writes_say_read_only_until_it_is_back() {
     let mut cluster = ReplicatedCluster::start(1).await;
     let app = app_on(&cluster, 5_000).await;
     let token = app.register("steady").await;
     let slug = app.publish(&token, "Still here", &[]).await;
+    // A token revoked before the outage stays revoked through it.
+    let revoked = app.register("careful").await;
+    let changed = app
+        .api(
+            "PUT",
+            "/api/user",
+            Some(&revoked),
+            Some(json!({"user": {"password": "a new password 789"}})),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK);
     cluster.caught_up(1).await;
 
     cluster.stop_primary();
@@ -357,6 +407,7 @@ async fn with_the_primary_down_reads_go_on_and_writes_say_read_only_until_it_is_
     };
     let article = app.get(&format!("/api/articles/{slug}")).await;
     let me = app.api("GET", "/api/user", Some(&token), None).await;
+    let ended = app.api("GET", "/api/user", Some(&revoked), None).await;
     let home = app.browser().get("/").await;
 
     assert!(
@@ -371,6 +422,7 @@ async fn with_the_primary_down_reads_go_on_and_writes_say_read_only_until_it_is_
     assert_eq!(article.status, StatusCode::OK, "{}", article.text);
     assert_eq!(node_of(&article.headers), "replica-1");
     assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+    assert_eq!(ended.status, StatusCode::UNAUTHORIZED, "{}", ended.text);
     assert_eq!(home.status, StatusCode::OK);
     assert!(home.text.contains("read-only for now"));
 

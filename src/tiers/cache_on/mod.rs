@@ -297,6 +297,18 @@ impl Cache {
             None => load().await,
             // A refill reads the primary: a lagging replica would put back
             // the value a write has just invalidated.
+            // With the primary down, what the replicas show may lack its
+            // last writes: serve what the cache holds, but fill nothing, so
+            // that nothing read during the outage outlives it.
+            Some(inner) if super::replicas_common::primary_down() => {
+                let full = format!("{}{key}", inner.prefix);
+                if let Read::Found(entry, _) = inner.read::<T>(&full).await {
+                    return Ok(inner.hit(entry.value, Mode::SHARED));
+                }
+                bump(&inner.counters.bypasses);
+                report::cache(CacheOutcome::Bypass);
+                crate::db::reading_current(load()).await
+            }
             Some(inner) => {
                 let load = move || crate::db::reading_current(load());
                 inner.lookup(key, ttl, Mode::SHARED, load).await
@@ -415,6 +427,10 @@ impl Cache {
         let Some(inner) = &self.inner else {
             return load().await;
         };
+        if super::replicas_common::primary_down() {
+            // Read from a replica during an outage: never kept.
+            return crate::db::reading_current(load()).await;
+        }
         let ttl = Duration::from_secs(inner.settings.session_ttl_secs);
         let load = move || crate::db::reading_current(load());
         inner

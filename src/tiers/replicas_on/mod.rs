@@ -25,6 +25,40 @@ use crate::settings::{DatabaseSettings, ReplicaSettings};
 
 pub use super::replicas_common::{NodeStatus, ReplicaCounters};
 
+/// How far past the furthest position seen a position may be and still be
+/// believed: a second of heavy writing.
+const PLAUSIBLE_AHEAD: u64 = 256 * 1024 * 1024;
+
+/// How to reach the server at `host` (the primary's own address when
+/// `None`) with the primary's database, user and password, outside any pool.
+fn check_config(
+    primary: &tokio_postgres::Config,
+    host: Option<(&str, u16)>,
+    settings: &ReplicaSettings,
+) -> tokio_postgres::Config {
+    let mut config = match host {
+        Some((name, port)) => {
+            let mut config = tokio_postgres::Config::new();
+            config.host(name).port(port);
+            if let Some(user) = primary.get_user() {
+                config.user(user);
+            }
+            if let Some(password) = primary.get_password() {
+                config.password(password);
+            }
+            if let Some(dbname) = primary.get_dbname() {
+                config.dbname(dbname);
+            }
+            config
+        }
+        None => primary.clone(),
+    };
+    config
+        .connect_timeout(settings.check_interval())
+        .application_name("million replica monitor");
+    config
+}
+
 /// The read replicas of one primary.
 #[derive(Clone, Default)]
 pub struct Replicas {
@@ -38,8 +72,12 @@ struct Inner {
     fallbacks: AtomicU64,
     read_your_writes: AtomicU64,
     primary_reads: AtomicU64,
-    /// The primary failed its last check.
+    /// The primary failed its last checks.
     primary_down: AtomicBool,
+    /// Where the monitor reaches the primary, outside the request pool.
+    primary_check: tokio_postgres::Config,
+    /// The furthest WAL position the primary was seen at.
+    head: AtomicU64,
 }
 
 /// One replica and what its last check found.
@@ -80,17 +118,7 @@ impl Replicas {
                 .rsplit_once(':')
                 .and_then(|(name, port)| Some((name, port.parse::<u16>().ok()?)))
                 .with_context(|| format!("replicas.hosts: `{host}` is not host:port"))?;
-            let mut config = tokio_postgres::Config::new();
-            config.host(name).port(port);
-            if let Some(user) = primary.get_user() {
-                config.user(user);
-            }
-            if let Some(password) = primary.get_password() {
-                config.password(password);
-            }
-            if let Some(dbname) = primary.get_dbname() {
-                config.dbname(dbname);
-            }
+            let config = check_config(&primary, Some((name, port)), settings);
             let pool = crate::db::pool::build_read_only(
                 config.clone(),
                 database,
@@ -120,6 +148,8 @@ impl Replicas {
                 read_your_writes: AtomicU64::new(0),
                 primary_reads: AtomicU64::new(0),
                 primary_down: AtomicBool::new(false),
+                primary_check: check_config(&primary, None, settings),
+                head: AtomicU64::new(0),
             })),
         })
     }
@@ -129,12 +159,32 @@ impl Replicas {
         self.inner.is_some()
     }
 
-    /// Starts checking the replicas against `primary`, once now and then
+    /// Starts checking the primary and the replicas, once now and then
     /// every `replicas.check_interval_ms`, for as long as the process runs.
-    pub fn start_monitor(&self, primary: PgPool) {
+    pub fn start_monitor(&self) {
         if let Some(inner) = &self.inner {
-            monitor::start(Arc::clone(inner), primary);
+            monitor::start(Arc::clone(inner));
         }
+    }
+
+    /// Whether `position` is one the primary could have handed out: at most
+    /// a little past the furthest position seen (its WAL moves on between
+    /// checks). A larger one, from a forged header or cookie, would send
+    /// every read of its bearer to the primary; it is ignored instead.
+    pub fn plausible(&self, position: u64) -> bool {
+        let Some(inner) = &self.inner else {
+            return false;
+        };
+        let head = inner.head.load(Ordering::Relaxed);
+        head == 0 || position <= head.saturating_add(PLAUSIBLE_AHEAD)
+    }
+
+    /// A replica connection for a read that must see everything the primary
+    /// was last seen to have, while the primary is down.
+    pub async fn checkout_current(&self) -> Option<(PooledConnection, &str)> {
+        let inner = self.inner.as_ref()?;
+        let head = inner.head.load(Ordering::Relaxed);
+        self.checkout(Some(head.max(1))).await
     }
 
     /// A connection to a replica fit for a read that must see WAL position
@@ -159,6 +209,10 @@ impl Replicas {
                     node.reads.fetch_add(1, Ordering::Relaxed);
                     return Some((connection, node.name.as_str()));
                 }
+                // Busy, not broken: this read goes elsewhere, the replica stays.
+                Err(deadpool::managed::PoolError::Timeout(
+                    deadpool::managed::TimeoutType::Wait,
+                )) => {}
                 Err(error) => {
                     // Out until the monitor finds it answering again.
                     if node.in_rotation.swap(false, Ordering::Relaxed) {
