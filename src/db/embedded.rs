@@ -180,15 +180,43 @@ impl PostgresServer {
     /// empty data folder is first cloned with `pg_basebackup -R`, which
     /// writes `primary_conninfo` and `standby.signal`; the replica then
     /// follows the primary for as long as it runs, across restarts.
+    ///
+    /// `password` travels in the environment of `pg_basebackup`, not on its
+    /// command line where any local user could read it.
     pub async fn start_replica(
         binaries: &PgBinaries,
         mut config: ClusterConfig,
         source: &str,
+        password: Option<&str>,
     ) -> anyhow::Result<Self> {
         let run_as = service_user()?;
         prepare_dir(&config.data_dir, run_as.as_ref(), 0o700)?;
+        let cloned = config.data_dir.join("PG_VERSION").exists();
+        if cloned && !config.data_dir.join("standby.signal").exists() {
+            // A clone cut short (or a copy that is no longer a standby):
+            // start again from the primary rather than run it as one.
+            tracing::warn!(
+                "{} holds no standby.signal: cloning the primary again",
+                config.data_dir.display()
+            );
+            clear_dir(&config.data_dir)?;
+        }
         if !config.data_dir.join("PG_VERSION").exists() {
-            base_backup(binaries, &config, source, run_as.as_ref())?;
+            let data_dir = config.data_dir.clone();
+            let (binaries, source) = (binaries.clone(), source.to_string());
+            let password = password.map(str::to_string);
+            let user = run_as.clone();
+            tokio::task::spawn_blocking(move || {
+                base_backup(
+                    &binaries,
+                    &data_dir,
+                    &source,
+                    password.as_deref(),
+                    user.as_ref(),
+                )
+            })
+            .await
+            .context("the base backup's thread failed")??;
         }
         // Queries on the replica hold back the primary's vacuum of the rows
         // they read, rather than being cancelled by it.
@@ -345,14 +373,18 @@ fn initdb(
 /// Clones the server `source` names into `config.data_dir` for a replica.
 fn base_backup(
     binaries: &PgBinaries,
-    config: &ClusterConfig,
+    data_dir: &Path,
     source: &str,
+    password: Option<&str>,
     run_as: Option<&User>,
 ) -> anyhow::Result<()> {
     let mut command = Command::new(binaries.program("pg_basebackup"));
+    if let Some(password) = password {
+        command.env("PGPASSWORD", password);
+    }
     command
         .arg("-D")
-        .arg(&config.data_dir)
+        .arg(data_dir)
         .args([
             "-R",
             "-X",
@@ -373,10 +405,10 @@ fn base_backup(
         .with_context(|| format!("running {}", binaries.program("pg_basebackup").display()))?;
     if !output.status.success() {
         // A half-made copy would be taken for a cluster next time.
-        let _ = clear_dir(&config.data_dir);
+        let _ = clear_dir(data_dir);
         bail!(
             "pg_basebackup could not clone the primary into {}:\n{}{}",
-            config.data_dir.display(),
+            data_dir.display(),
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );

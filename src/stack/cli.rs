@@ -477,11 +477,26 @@ fn clean(project: &Path) -> anyhow::Result<()> {
             Ownership::Gone => {}
         }
     }
-    let (postgres, shared) = super::components::postgres_location(&dir)?;
-    if shared && std::fs::symlink_metadata(&postgres).is_ok() {
-        crate::db::shared_dir::check(&postgres)?;
+    // The primary's data and each replica's, wherever they live (as root,
+    // possibly under /var/tmp), then the state folder itself.
+    let mut servers = vec![dir.clone()];
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with("replica-") {
+                servers.push(entry.path());
+            }
+        }
     }
-    for folder in [postgres, dir.clone()] {
+    let mut folders = Vec::new();
+    for server in &servers {
+        let (postgres, shared) = super::components::postgres_location(server)?;
+        if shared && std::fs::symlink_metadata(&postgres).is_ok() {
+            crate::db::shared_dir::check(&postgres)?;
+        }
+        folders.push(postgres);
+    }
+    folders.push(dir.clone());
+    for folder in folders {
         if folder.exists() {
             std::fs::remove_dir_all(&folder)
                 .with_context(|| format!("removing {}", folder.display()))?;

@@ -796,6 +796,7 @@ impl ReplicatedCluster {
                 &binaries,
                 node(&format!("replica-{n}"), port),
                 &format!("host=127.0.0.1 port={primary_port} user=million"),
+                None,
             )
             .await
             .unwrap_or_else(|error| panic!("starting replica {n}: {error:#}"));

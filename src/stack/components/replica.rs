@@ -67,12 +67,17 @@ impl Server for Replica {
             let state_dir = plan.state_dir.join(&name);
             let config = self.node(plan, &name, &state_dir)?.config(plan)?;
             let source = format!(
-                "host={} port={} user={REPLICATION_ROLE} password={} application_name={name}",
+                "host={} port={} user={REPLICATION_ROLE} application_name={name}",
                 primary.ip(),
                 primary.port(),
-                secrets.replication_password
             );
-            let server = PostgresServer::start_replica(&binaries, config, &source).await?;
+            let server = PostgresServer::start_replica(
+                &binaries,
+                config,
+                &source,
+                Some(&secrets.replication_password),
+            )
+            .await?;
             Ok(Process::Postgres(server))
         }
         .boxed()
