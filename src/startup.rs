@@ -221,7 +221,7 @@ async fn report_headers(
     let mut response = response?;
     if summary.wrote
         && let Some(state) = &state
-        && let Some(position) = state.db.primary_position().await
+        && let Some(position) = state.db.position_after_write().await
     {
         let text = format_lsn(position.max(read_after.unwrap_or(0)));
         if let Ok(value) = HeaderValue::from_str(&text) {

@@ -133,6 +133,26 @@ impl Db {
         reading_current(self.read()).await
     }
 
+    /// The position a request that wrote hands back: the primary's current
+    /// insert position; if that cannot be read (the primary is busy or just
+    /// went away), one no replica reaches before plenty more WAL has passed,
+    /// so the writer reads from the primary meanwhile rather than from a
+    /// replica that may lack the write. `None` without replicas.
+    pub async fn position_after_write(&self) -> Option<u64> {
+        if !self.replicas.enabled() {
+            return None;
+        }
+        match self.primary_position().await {
+            Some(position) => Some(position),
+            None => {
+                tracing::warn!(
+                    "could not read the primary's WAL position after a write: its author reads from the primary for a while"
+                );
+                Some(self.replicas.conservative_position())
+            }
+        }
+    }
+
     /// The primary's current WAL insert position: what a replica must have
     /// replayed to show everything committed so far. (The insert position,
     /// not `pg_current_wal_lsn()`: with `synchronous_commit = off` a commit

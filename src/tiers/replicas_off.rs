@@ -34,6 +34,11 @@ impl Replicas {
         false
     }
 
+    /// No replicas: no position.
+    pub fn conservative_position(&self) -> u64 {
+        0
+    }
+
     /// Never a replica.
     pub async fn checkout_current(&self) -> Option<(PooledConnection, &str)> {
         None

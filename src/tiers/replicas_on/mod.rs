@@ -179,6 +179,17 @@ impl Replicas {
         head == 0 || position <= head.saturating_add(PLAUSIBLE_AHEAD)
     }
 
+    /// A position past any write so far (the furthest seen, plus the most
+    /// that is believed): for when a write's own position cannot be read.
+    pub fn conservative_position(&self) -> u64 {
+        self.inner.as_ref().map_or(0, |inner| {
+            inner
+                .head
+                .load(Ordering::Relaxed)
+                .saturating_add(PLAUSIBLE_AHEAD)
+        })
+    }
+
     /// A replica connection for a read that must see everything the primary
     /// was last seen to have, while the primary is down.
     pub async fn checkout_current(&self) -> Option<(PooledConnection, &str)> {
