@@ -176,7 +176,21 @@ pub async fn run(command: StackCommand) -> anyhow::Result<()> {
 
 async fn up_foreground(plan: Plan) -> anyhow::Result<()> {
     let stack = Stack::up(plan).await?;
-    eprintln!("{}", map(&stack.state(None)));
+    let state = stack.state(None);
+    eprintln!("{}", map(&state));
+    let replicas: Vec<_> = state
+        .components
+        .iter()
+        .filter(|component| component.kind == "replica")
+        .collect();
+    if !replicas.is_empty() {
+        eprintln!("Replication (`make phase-status` shows it again):");
+        for replica in replicas {
+            let replay = super::replication::describe(&stack.plan.state_dir, &state, replica).await;
+            eprintln!("  {:<9} {replay}", replica.name);
+        }
+        eprintln!();
+    }
     stack.supervise(shutdown_signal()).await;
     Ok(())
 }
