@@ -15,6 +15,7 @@
 //! - `signin`: reads while sign-ins saturate the password hashing
 //!   ([`signin`]).
 
+mod cpu_caps;
 mod dataset;
 mod replicas;
 pub mod scale;

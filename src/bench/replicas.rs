@@ -59,11 +59,50 @@ pub(super) async fn compare(
         stack.down().await;
         paths
     };
+    let shared = measure_pair(args, plan_for, &paths, None, wrk, oha, work).await?;
+    print(&shared, paths.len(), args, None);
+    // Each database server held to a share of a core, as on hosts of its own.
+    match measure_pair(args, plan_for, &paths, Some(DB_HOST_SHARE), wrk, oha, work).await {
+        Ok(capped) => print(&capped, paths.len(), args, Some(DB_HOST_SHARE)),
+        Err(error) => eprintln!("\nThe capped comparison did not run: {error:#}"),
+    }
+    Ok(())
+}
+
+/// The share of a core each database server gets in the capped comparison.
+const DB_HOST_SHARE: f64 = 0.25;
+
+/// Both phases' figures, and the fixed rate they were measured at.
+struct Pair {
+    figures: Vec<PhaseFigures>,
+    rate: u64,
+}
+
+/// Phase 4, then phase 5, with the database servers capped at `cap` of a
+/// core each when given.
+async fn measure_pair(
+    args: &CacheArgs,
+    plan_for: &dyn Fn(u8) -> anyhow::Result<Plan>,
+    paths: &[String],
+    cap: Option<f64>,
+    wrk: &Path,
+    oha: &Path,
+    work: &Path,
+) -> anyhow::Result<Pair> {
     let mut figures = Vec::new();
     let mut fixed_rate = None;
     for phase in [4u8, 5] {
-        eprintln!("\nPhase {phase} (uncached reads):");
+        match cap {
+            Some(share) => eprintln!(
+                "\nPhase {phase} (uncached reads, each database server capped at {share} of a core):"
+            ),
+            None => eprintln!("\nPhase {phase} (uncached reads):"),
+        }
         let stack = Stack::up(plan_for(phase)?).await?;
+        let caps = match cap {
+            Some(share) => Some(super::cpu_caps::CpuCaps::apply(&stack, share)?),
+            None => None,
+        };
         let front = format!("http://{}", stack.plan.front);
         let apps: Vec<String> = stack
             .plan
@@ -73,24 +112,25 @@ pub(super) async fn compare(
             .collect();
         eprintln!("  warming up (every URL once)…");
         let client = reqwest::Client::new();
-        for path in &paths {
+        for path in paths {
             client.get(format!("{front}{path}")).send().await?;
         }
         let before = reads_by_node(&apps).await;
         eprintln!("  peak throughput (wrk, {} s)…", args.duration);
-        let peak = run_wrk(wrk, &front, &paths, work, args.duration, args.connections)?;
+        let peak = run_wrk(wrk, &front, paths, work, args.duration, args.connections)?;
         let rate = *fixed_rate.get_or_insert(((peak.requests_per_second / 2.0) as u64).max(1));
         eprintln!("  latency at a fixed {rate}/s (oha, {} s)…", args.duration);
         let fixed = run_oha(
             oha,
             &front,
-            &paths,
+            paths,
             work,
             args.duration,
             args.connections,
             rate,
         )?;
         let after = reads_by_node(&apps).await;
+        drop(caps);
         stack.down().await;
         let reads = after
             .into_iter()
@@ -104,8 +144,10 @@ pub(super) async fn compare(
             .collect();
         figures.push(PhaseFigures { peak, fixed, reads });
     }
-    print(&figures, fixed_rate.unwrap_or_default(), paths.len(), args);
-    Ok(())
+    Ok(Pair {
+        figures,
+        rate: fixed_rate.unwrap_or_default(),
+    })
 }
 
 /// Filtered article lists (by author, by tag): read from the database on
@@ -165,12 +207,16 @@ async fn reads_by_node(apps: &[String]) -> Vec<(String, u64)> {
     totals
 }
 
-fn print(figures: &[PhaseFigures], rate: u64, urls: usize, args: &CacheArgs) {
-    let [phase4, phase5] = figures else {
+fn print(pair: &Pair, urls: usize, args: &CacheArgs, cap: Option<f64>) {
+    let [phase4, phase5] = &pair.figures[..] else {
         return;
     };
+    let rate = pair.rate;
+    let capped = cap.map_or(String::new(), |share| {
+        format!(", each database server capped at {share} of a core (a host of its own)")
+    });
     println!(
-        "\nRead replicas: {urls} filtered article lists (by author and by tag: never cached), {} connections, {} s per run\n",
+        "\nRead replicas: {urls} filtered article lists (by author and by tag: never cached), {} connections, {} s per run{capped}\n",
         args.connections, args.duration
     );
     comparison_header("phase 4", "phase 5", "5 ÷ 4");
