@@ -11,7 +11,7 @@ use nix::sys::signal::Signal;
 use super::postgres::database_env;
 use super::{Kind, Process, Server, http_ok, log_file};
 use crate::process::{ChildOptions, ManagedChild};
-use crate::stack::plan::Plan;
+use crate::stack::plan::{DatabasePlacement, Plan};
 use crate::stack::secrets::Secrets;
 
 /// App server `index` (from 0) of the plan, listening on `address`.
@@ -117,12 +117,32 @@ fn start_app(plan: &Plan, secrets: &Secrets, index: usize) -> anyhow::Result<Man
         command.env("APP__REPLICAS__HOSTS", hosts.join(","));
     }
     command.envs(database_env(plan, secrets)?);
+    // As root, an account of no privilege that can read the binary, the
+    // configuration and the static files.
+    let binary_dir = plan
+        .app_binary
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let mut needs = vec![
+        binary_dir,
+        plan.project_dir.join("config"),
+        plan.project_dir.join("static"),
+    ];
+    if plan.database == DatabasePlacement::SameHost {
+        // Phase 1 reaches PostgreSQL over its unix socket, in a folder only
+        // PostgreSQL's account may enter (its local admin is trusted there):
+        // the app then runs as the account that started the stack.
+        needs.push(super::postgres_dir(plan)?.join("run"));
+    }
+    let needs: Vec<&std::path::Path> = needs.iter().map(std::path::PathBuf::as_path).collect();
+    let account = super::unprivileged(&[], &needs);
     ManagedChild::spawn(
         command,
         ChildOptions {
             name: &app.name,
             log_file: &log_file(plan, &app.name),
-            run_as: None,
+            run_as: account.as_ref(),
             on_parent_death: Signal::SIGTERM,
         },
     )

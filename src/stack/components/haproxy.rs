@@ -8,7 +8,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use nix::sys::signal::Signal;
 
-use super::{Kind, Process, Server, config_dir, http_ok, spawn};
+use super::{Kind, Process, Server, config_dir, http_ok, spawn, unprivileged};
 use crate::stack::plan::Plan;
 use crate::stack::render::render_file;
 use crate::stack::secrets::Secrets;
@@ -34,6 +34,21 @@ impl Server for Haproxy {
                     .to_string(),
             ),
             ("APP_SERVERS", server_lines(plan)),
+            (
+                "RUN_AS",
+                match unprivileged(&["haproxy"], &[&config_dir(plan)]) {
+                    Some(user) => {
+                        let group = nix::unistd::Group::from_gid(user.gid)
+                            .ok()
+                            .flatten()
+                            .map_or_else(|| user.gid.to_string(), |group| group.name);
+                        format!("user {}\n    group {group}", user.name)
+                    }
+                    None => {
+                        "# not started as root: runs as the account that started it".to_string()
+                    }
+                },
+            ),
         ];
         render_file(
             &plan.project_dir.join("deploy/haproxy/haproxy.cfg"),
@@ -55,6 +70,8 @@ impl Server for Haproxy {
                 "haproxy",
                 ("haproxy", "haproxy"),
                 &["-f".as_ref(), conf.as_os_str(), "-db".as_ref()],
+                // It drops to its `user` and `group` itself, once listening.
+                None,
                 Signal::SIGTERM,
             )
         }

@@ -280,6 +280,7 @@ fn spawn(
     name: &str,
     (program_name, package): (&str, &str),
     args: &[&std::ffi::OsStr],
+    run_as: Option<&nix::unistd::User>,
     on_parent_death: Signal,
 ) -> anyhow::Result<Process> {
     let mut command = std::process::Command::new(program(program_name, package)?);
@@ -289,11 +290,43 @@ fn spawn(
         crate::process::ChildOptions {
             name,
             log_file: &log_file(plan, name),
-            run_as: None,
+            run_as,
             on_parent_death,
         },
     )?;
     Ok(Process::Child(child))
+}
+
+/// The unprivileged account a server runs as when the stack runs as root:
+/// the first of `accounts` (then `nobody`) that exists and can reach every
+/// folder in `needs`. `None` means "as ourselves": we are not root, or no
+/// such account can reach them (a checkout in a private folder), which is
+/// logged.
+pub(super) fn unprivileged(accounts: &[&str], needs: &[&Path]) -> Option<nix::unistd::User> {
+    if !nix::unistd::Uid::effective().is_root() {
+        return None;
+    }
+    let found = accounts
+        .iter()
+        .chain(std::iter::once(&"nobody"))
+        .filter_map(|name| nix::unistd::User::from_name(name).ok().flatten())
+        .find(|user| {
+            needs
+                .iter()
+                .all(|path| crate::db::embedded::reachable_by(&path.join("x"), user))
+        });
+    if found.is_none() {
+        tracing::warn!(
+            "no unprivileged account ({}) can reach {}: running as root",
+            accounts.join(", "),
+            needs
+                .iter()
+                .map(|path| path.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    found
 }
 
 /// Whether `url` answers 200 within a second.

@@ -8,7 +8,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use nix::sys::signal::Signal;
 
-use super::{Kind, Process, Server, config_dir, http_ok, spawn};
+use super::{Kind, Process, Server, config_dir, http_ok, spawn, unprivileged};
 use crate::stack::plan::Plan;
 use crate::stack::render::render_file;
 use crate::stack::secrets::Secrets;
@@ -53,8 +53,10 @@ impl Server for Nginx {
             NginxRole::Front => ("million.conf", self.address),
         };
         let user = if nix::unistd::Uid::effective().is_root() {
-            // Workers must read the project's static/ folder wherever it is checked out.
-            "root".to_string()
+            // Workers must read the project's static/ folder.
+            let static_dir = plan.project_dir.join("static");
+            unprivileged(&["www-data"], &[&static_dir])
+                .map_or_else(|| "root".to_string(), |user| user.name)
         } else {
             nix::unistd::User::from_uid(nix::unistd::Uid::effective())
                 .ok()
@@ -108,6 +110,8 @@ impl Server for Nginx {
                     "-g".as_ref(),
                     "daemon off;".as_ref(),
                 ],
+                // The master stays root; its workers run as `user`.
+                None,
                 // QUIT is nginx's graceful stop; its workers follow the master.
                 Signal::SIGQUIT,
             )

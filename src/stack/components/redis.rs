@@ -8,7 +8,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use nix::sys::signal::Signal;
 
-use super::{Kind, Process, Server, config_dir, spawn};
+use super::{Kind, Process, Server, config_dir, spawn, unprivileged};
 use crate::stack::plan::Plan;
 use crate::stack::render::render_file;
 use crate::stack::secrets::Secrets;
@@ -53,11 +53,18 @@ impl Server for Redis {
     ) -> BoxFuture<'a, anyhow::Result<Process>> {
         async move {
             let conf = config_dir(plan).join("redis.conf");
+            let data = plan.state_dir.join("redis");
+            let account = unprivileged(&["redis"], &[&config_dir(plan), &data]);
+            if let Some(user) = &account {
+                // Its working folder is its own.
+                nix::unistd::chown(&data, Some(user.uid), Some(user.gid))?;
+            }
             spawn(
                 plan,
                 "redis",
                 ("redis-server", "redis-server"),
                 &[conf.as_os_str()],
+                account.as_ref(),
                 Signal::SIGTERM,
             )
         }
