@@ -366,7 +366,10 @@ async fn status(project: &Path) -> anyhow::Result<()> {
         state_dir(project).join("logs").display()
     );
     if let Some(stats) = &state.stats_url {
-        println!("  Stats {stats}");
+        println!(
+            "  Stats {stats} (user admin, password in {}/secrets.json)",
+            state_dir(project).display()
+        );
     }
     Ok(())
 }

@@ -60,7 +60,18 @@ pub fn map(state: &StackState) -> String {
         state.front_url
     ));
     if let Some(stats) = &state.stats_url {
-        out.push_str(&format!("  Stats         {stats}\n"));
+        out.push_str(&format!(
+            "  Stats         {stats}  (this host only; user admin, password in {}/secrets.json)\n",
+            state
+                .components
+                .first()
+                .and_then(|c| c.log.parent())
+                .and_then(|logs| logs.parent())
+                .map_or_else(
+                    || ".million/stack".to_string(),
+                    |dir| dir.display().to_string()
+                )
+        ));
     }
     if let Some(log) = state.components.first().and_then(|c| c.log.parent()) {
         out.push_str(&format!("  Logs          {}/\n", log.display()));
@@ -139,7 +150,7 @@ mod tests {
             boot_id: None,
             error: None,
             front_url: "http://127.0.0.1:8080".into(),
-            stats_url: Some("http://127.0.0.1:8080/haproxy?stats".into()),
+            stats_url: Some("http://127.0.0.1:8404/".into()),
             app_database: String::new(),
             components: vec![ComponentState {
                 name: "haproxy".into(),
@@ -153,7 +164,8 @@ mod tests {
             }],
         };
         let text = map(&state);
-        assert!(text.contains("http://127.0.0.1:8080/haproxy?stats"));
+        assert!(text.contains("http://127.0.0.1:8404/"));
+        assert!(text.contains("/tmp/secrets.json"), "{text}");
         assert!(text.contains("make kill-app N=2"));
         assert!(text.contains("/tmp/logs/"));
     }

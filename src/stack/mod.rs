@@ -339,8 +339,9 @@ impl Stack {
             front_url: format!("http://{}", self.plan.front),
             stats_url: self
                 .plan
-                .load_balanced()
-                .then(|| format!("http://{}/haproxy?stats", self.plan.front)),
+                .admin
+                .filter(|_| self.plan.load_balanced())
+                .map(|admin| format!("http://{admin}/")),
             app_database: components::app_conninfo(&self.plan, &self.secrets)
                 .map(|conninfo| conninfo.replace(&self.secrets.database_password, "********"))
                 .unwrap_or_default(),
@@ -399,6 +400,7 @@ fn layout(plan: &Plan) -> Vec<Component> {
 /// Refuses to start when an address the plan needs is taken.
 fn check_addresses_free(plan: &Plan) -> anyhow::Result<()> {
     let mut addresses = vec![("the front door", plan.front)];
+    addresses.extend(plan.admin.map(|address| ("HAProxy's stats page", address)));
     addresses.extend(
         plan.static_server
             .map(|address| ("the static server", address)),

@@ -44,6 +44,9 @@ pub struct Plan {
     pub front: SocketAddr,
     /// nginx serving static files behind HAProxy (phase 3+).
     pub static_server: Option<SocketAddr>,
+    /// HAProxy's stats page, behind a password, on an address only this
+    /// host reaches (phase 3+).
+    pub admin: Option<SocketAddr>,
     pub apps: Vec<AppServer>,
     pub database: DatabasePlacement,
     /// Streaming replicas of the database (phase 5+), each on its own host.
@@ -92,6 +95,7 @@ impl Plan {
             app_binary,
             front: address("127.0.0.1:8080"),
             static_server: (phase >= 3).then(|| address("127.0.0.1:8081")),
+            admin: (phase >= 3).then(|| address("127.0.0.1:8404")),
             apps,
             database: if phase == 1 {
                 DatabasePlacement::SameHost

@@ -23,6 +23,9 @@ pub struct Secrets {
     /// Files written before it existed get one, saved on first read.
     #[serde(default)]
     pub replication_password: String,
+    /// Password of HAProxy's stats page (user `admin`), phase 3+.
+    #[serde(default)]
+    pub stats_password: String,
 }
 
 impl Secrets {
@@ -33,8 +36,17 @@ impl Secrets {
             Ok(bytes) => {
                 let mut secrets: Self = serde_json::from_slice(&bytes)
                     .with_context(|| format!("reading {}", path.display()))?;
-                if secrets.replication_password.is_empty() {
-                    secrets.replication_password = fresh_secret();
+                let mut added = false;
+                for secret in [
+                    &mut secrets.replication_password,
+                    &mut secrets.stats_password,
+                ] {
+                    if secret.is_empty() {
+                        *secret = fresh_secret();
+                        added = true;
+                    }
+                }
+                if added {
                     write_private(&path, &serde_json::to_vec_pretty(&secrets)?)?;
                 }
                 return Ok(secrets);
@@ -55,6 +67,7 @@ impl Secrets {
             jwt_secret: fresh_secret(),
             session_secret: fresh_secret(),
             replication_password: fresh_secret(),
+            stats_password: fresh_secret(),
         };
         write_private(&path, &serde_json::to_vec_pretty(&secrets)?)?;
         Ok(secrets)

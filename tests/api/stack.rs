@@ -57,6 +57,7 @@ fn test_plan(phase: u8) -> (Plan, tempfile::TempDir) {
         app_binary: PathBuf::from(env!("CARGO_BIN_EXE_million")),
         front: free_address([127, 0, 0, 1]),
         static_server: (phase >= 3).then(|| free_address([127, 0, 0, 1])),
+        admin: (phase >= 3).then(|| free_address([127, 0, 0, 1])),
         apps,
         database: if phase == 1 {
             DatabasePlacement::SameHost
@@ -271,9 +272,31 @@ fn assert_least_privilege(stack: &Stack) {
     }
 }
 
+/// HAProxy's stats page: its admin address and password.
+struct Stats {
+    url: String,
+    password: String,
+}
+
+impl Stats {
+    /// The stats page of the stack `plan` describes, whose state (and
+    /// secrets) live in `state`.
+    fn of(plan: &Plan, state: &std::path::Path) -> Self {
+        Self {
+            url: format!("http://{}/", plan.admin.unwrap()),
+            password: million::stack::secrets::Secrets::load_or_create(state)
+                .unwrap()
+                .stats_password,
+        }
+    }
+}
+
 /// HAProxy's view of `server` in the `app` backend: UP, DOWN, …
-async fn haproxy_status(front: &str, server: &str) -> String {
-    let csv = reqwest::get(format!("{front}/haproxy?stats;csv"))
+async fn haproxy_status(stats: &Stats, server: &str) -> String {
+    let csv = reqwest::Client::new()
+        .get(format!("{};csv", stats.url))
+        .basic_auth("admin", Some(&stats.password))
+        .send()
         .await
         .unwrap()
         .text()
@@ -297,10 +320,10 @@ async fn haproxy_status(front: &str, server: &str) -> String {
         .unwrap_or_default()
 }
 
-async fn wait_for_status(front: &str, server: &str, wanted: &str) {
+async fn wait_for_status(stats: &Stats, server: &str, wanted: &str) {
     let started = Instant::now();
     loop {
-        let status = haproxy_status(front, server).await;
+        let status = haproxy_status(stats, server).await;
         if status.starts_with(wanted) {
             return;
         }
@@ -314,10 +337,24 @@ async fn wait_for_status(front: &str, server: &str, wanted: &str) {
 
 #[tokio::test]
 async fn phase_3_rotates_survives_a_dead_server_and_takes_it_back() {
-    let (plan, _state) = test_plan(3);
+    let (plan, state) = test_plan(3);
     let front = format!("http://{}", plan.front);
+    let app_1 = format!("http://{}", plan.apps[0].address);
+    let stats = Stats::of(&plan, state.path());
     let mut stack = Stack::up(plan).await.unwrap();
     let client = client();
+
+    // The stats page is on the admin address, behind its password, and
+    // neither it nor the servers' /metrics is reachable through the front door.
+    let anonymous = client.get(&stats.url).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert!(haproxy_status(&stats, "app-1").await.starts_with("UP"));
+    for path in ["/metrics", "/metrics/", "/haproxy?stats"] {
+        let response = client.get(format!("{front}{path}")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let direct = client.get(format!("{app_1}/metrics")).send().await.unwrap();
+    assert_eq!(direct.status(), StatusCode::OK);
 
     // Round-robin: three requests, three servers.
     let mut servers = HashSet::new();
@@ -360,7 +397,7 @@ async fn phase_3_rotates_survives_a_dead_server_and_takes_it_back() {
         .collect();
     tokio::time::sleep(Duration::from_secs(1)).await;
     stack.kill("app-2").unwrap();
-    wait_for_status(&front, "app-2", "DOWN").await;
+    wait_for_status(&stats, "app-2", "DOWN").await;
     let mut outcomes = Vec::new();
     for stream in streams {
         outcomes.extend(stream.await.unwrap());
@@ -396,7 +433,7 @@ async fn phase_3_rotates_survives_a_dead_server_and_takes_it_back() {
     // Restarted, it is checked back in and gets its turn again.
     stack.tend().await;
     stack.start("app-2").await.unwrap();
-    wait_for_status(&front, "app-2", "UP").await;
+    wait_for_status(&stats, "app-2", "UP").await;
     let mut servers = HashSet::new();
     for _ in 0..6 {
         servers.insert(served_by(
@@ -801,10 +838,11 @@ async fn phase_5_streams_to_two_replicas_reads_from_them_and_survives_losing_one
     plan.sessions = SessionStoreKind::Cookie;
     let front = format!("http://{}", plan.front);
     let replica_address = plan.replicas[0];
+    let stats = Stats::of(&plan, state.path());
     let mut stack = Stack::up(plan).await.unwrap();
     assert_least_privilege(&stack);
     let client = client();
-    wait_for_status(&front, "app-4", "UP").await;
+    wait_for_status(&stats, "app-4", "UP").await;
 
     let registered = client
         .post(format!("{front}/api/users"))

@@ -23,7 +23,7 @@ impl Server for Haproxy {
         Kind::Haproxy
     }
 
-    fn render(&self, plan: &Plan, _secrets: &Secrets) -> anyhow::Result<()> {
+    fn render(&self, plan: &Plan, secrets: &Secrets) -> anyhow::Result<()> {
         let conf = config_dir(plan).join("haproxy.cfg");
         let values = vec![
             ("LISTEN", self.address.to_string()),
@@ -34,6 +34,13 @@ impl Server for Haproxy {
                     .to_string(),
             ),
             ("APP_SERVERS", server_lines(plan)),
+            (
+                "ADMIN_LISTEN",
+                plan.admin
+                    .context("HAProxy needs an admin address for its stats page")?
+                    .to_string(),
+            ),
+            ("STATS_PASSWORD", secrets.stats_password.clone()),
             (
                 "RUN_AS",
                 match unprivileged(&["haproxy"], &[&config_dir(plan)]) {
