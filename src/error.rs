@@ -45,6 +45,12 @@ pub enum AppError {
         /// Seconds the client should wait.
         retry_after_secs: u64,
     },
+    /// Too many failed sign-ins on this account lately (429).
+    #[error("too many sign-in attempts")]
+    TooManyAttempts {
+        /// Seconds until the account's window ends.
+        retry_after_secs: u64,
+    },
     /// The database cannot be reached or is overloaded (503).
     #[error("database unavailable")]
     DatabaseUnavailable(#[source] anyhow::Error),
@@ -70,6 +76,7 @@ impl AppError {
             Self::Unauthenticated(_) | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) | Self::CsrfRejected => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Busy { .. } | Self::DatabaseUnavailable(_) | Self::ReadOnly(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -89,6 +96,10 @@ impl AppError {
                 vec!["this form has expired; reload the page and try again".to_string()]
             }
             Self::NotFound(what) => vec![format!("{what} not found")],
+            Self::TooManyAttempts { retry_after_secs } => vec![format!(
+                "too many failed sign-ins on this account; try again in {} minute(s)",
+                retry_after_secs.div_ceil(60)
+            )],
             Self::PayloadTooLarge => vec!["request body is too large".to_string()],
             Self::Busy { what, .. } => {
                 vec![format!("{what} is busy; try again in a moment")]
@@ -112,6 +123,7 @@ impl AppError {
             } => Some(*retry_after_secs),
             Self::DatabaseUnavailable(_) => Some(1),
             Self::ReadOnly(_) => Some(30),
+            Self::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         }
     }

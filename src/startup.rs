@@ -89,6 +89,7 @@ impl Application {
             cache: Cache::new(&settings.cache)?,
             cache_settings: Arc::new(settings.cache.clone()),
             read_after_ttl_secs: settings.replicas.read_after_ttl_secs,
+            signin_throttle: Arc::new(crate::auth::throttle::SignInThrottle::new(&settings.limits)),
         };
         let server = server(listener, state, &settings)?;
         Ok(Self {

@@ -39,4 +39,6 @@ pub struct AppState {
     pub cache_settings: Arc<CacheSettings>,
     /// How long a browser's reads wait for replicas to replay its last write.
     pub read_after_ttl_secs: u64,
+    /// Failed sign-ins per account.
+    pub signin_throttle: Arc<crate::auth::throttle::SignInThrottle>,
 }

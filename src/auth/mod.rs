@@ -5,4 +5,5 @@ pub mod browser;
 pub mod memory_store;
 pub mod password;
 pub mod session;
+pub mod throttle;
 pub mod token;

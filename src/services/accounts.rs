@@ -75,6 +75,8 @@ pub async fn authenticate(state: &AppState, email: &str, password: &str) -> Resu
     if !errors.is_empty() {
         return Err(errors.into());
     }
+    // Before any hashing: a guesser's attempts cost no hashing slot.
+    state.signin_throttle.check(&state.cache, email).await?;
     let user = {
         // The primary: a replica may not have the account just registered,
         // or may still hold the password just changed.
@@ -88,7 +90,10 @@ pub async fn authenticate(state: &AppState, email: &str, password: &str) -> Resu
             crate::report::viewer(user.id);
             Ok(user)
         }
-        _ => Err(AppError::InvalidCredentials),
+        _ => {
+            state.signin_throttle.failed(&state.cache, email).await;
+            Err(AppError::InvalidCredentials)
+        }
     }
 }
 

@@ -68,6 +68,16 @@ impl Cache {
         load().await
     }
 
+    /// No shared counters: the caller counts in its own process.
+    pub async fn window_count(&self, _key: &str) -> Option<(u64, Duration)> {
+        None
+    }
+
+    /// No shared counters.
+    pub async fn window_increment(&self, _key: &str, _window: Duration) -> Option<u64> {
+        None
+    }
+
     /// Nowhere to remember a write position.
     pub async fn remember_write_position(&self, _user: i64, _position: u64, _ttl: Duration) {}
 

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, spawn_app};
+use crate::helpers::{PASSWORD, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn registering_returns_the_user_with_a_working_token() {
@@ -473,4 +473,59 @@ async fn timestamps_have_milliseconds() {
     assert_eq!(created.len(), "2016-02-18T03:22:56.637Z".len(), "{created}");
     assert!(created.ends_with('Z'));
     assert_eq!(&created[19..20], ".");
+}
+
+#[tokio::test]
+async fn repeated_failed_sign_ins_are_throttled_per_account_before_any_hashing() {
+    let app = spawn_app_with(|settings| {
+        settings.limits.signin_failures = 3;
+    })
+    .await;
+    app.register("target").await;
+    app.register("bystander").await;
+    let login = |email: &'static str, password: &'static str| {
+        let app = &app;
+        async move {
+            app.api(
+                "POST",
+                "/api/users/login",
+                None,
+                Some(json!({"user": {"email": email, "password": password}})),
+            )
+            .await
+        }
+    };
+
+    let mut failures = Vec::new();
+    for _ in 0..3 {
+        failures.push(login("target@example.com", "wrong guess").await.status);
+    }
+    let throttled = login("target@example.com", PASSWORD).await;
+    let other_case = login("TARGET@example.com", "another guess").await;
+    let bystander = login("bystander@example.com", PASSWORD).await;
+
+    assert_eq!(failures, [StatusCode::UNAUTHORIZED; 3]);
+    assert_eq!(
+        throttled.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        throttled.text
+    );
+    let retry_after: u64 = throttled.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=600).contains(&retry_after), "{retry_after}");
+    assert!(
+        throttled.errors()[0].contains("too many failed sign-ins"),
+        "{:?}",
+        throttled.errors()
+    );
+    assert_eq!(other_case.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        bystander.status,
+        StatusCode::OK,
+        "another account is not affected"
+    );
 }

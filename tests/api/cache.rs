@@ -13,7 +13,7 @@ use million::tiers::cache::{Cache, Invalidation};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{ApiResponse, TestApp, TestRedis, spawn_app_with};
+use crate::helpers::{ApiResponse, TestApp, TestRedis, spawn_app_on, spawn_app_with};
 
 /// How long any test waits for something it expects to happen.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -640,4 +640,41 @@ async fn the_architecture_page_shows_the_cache_tier() {
     assert_eq!(page.text_of(".fact-queries"), "0");
     assert!(page.texts(".node-cache.lit").len() == 1);
     assert_eq!(page.headers["x-cache"], "hit");
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_counted_across_servers_in_redis() {
+    let redis = TestRedis::start().await;
+    let url = redis.url();
+    let first = spawn_app_with(|settings| {
+        settings.cache.redis_url = url.clone();
+        settings.limits.signin_failures = 2;
+    })
+    .await;
+    let second = spawn_app_on(first.db.clone(), |settings| {
+        settings.cache.redis_url = url.clone();
+        settings.limits.signin_failures = 2;
+    })
+    .await;
+    first.register("shared").await;
+    let wrong = json!({"user": {"email": "shared@example.com", "password": "not it"}});
+
+    let on_first = first
+        .api("POST", "/api/users/login", None, Some(wrong.clone()))
+        .await;
+    let on_second = second
+        .api("POST", "/api/users/login", None, Some(wrong.clone()))
+        .await;
+    let then_first = first
+        .api("POST", "/api/users/login", None, Some(wrong))
+        .await;
+
+    assert_eq!(on_first.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(on_second.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        then_first.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the second server's failure counted on the first: {}",
+        then_first.text
+    );
 }

@@ -350,6 +350,42 @@ impl Cache {
         }
     }
 
+    /// A counter shared by every app server, and how long its window has
+    /// left; `None` when Redis is unavailable (the caller counts locally).
+    pub async fn window_count(&self, key: &str) -> Option<(u64, Duration)> {
+        let inner = self.inner.as_ref()?;
+        let key = format!("{}{key}", inner.prefix);
+        let (count, ttl_ms): (Option<u64>, i64) = inner
+            .attempt(async |conn| redis::pipe().get(&key).pttl(&key).query_async(conn).await)
+            .await?;
+        Some((
+            count.unwrap_or(0),
+            Duration::from_millis(u64::try_from(ttl_ms).unwrap_or(0)),
+        ))
+    }
+
+    /// Adds one to the shared counter `key`, whose window of `window`
+    /// starts with its first count; `None` when Redis is unavailable.
+    pub async fn window_increment(&self, key: &str, window: Duration) -> Option<u64> {
+        let inner = self.inner.as_ref()?;
+        let key = format!("{}{key}", inner.prefix);
+        let window_ms = window.as_millis().max(1) as u64;
+        let (count,): (u64,) = inner
+            .attempt(async |conn| {
+                redis::pipe()
+                    .incr(&key, 1)
+                    .cmd("PEXPIRE")
+                    .arg(&key)
+                    .arg(window_ms)
+                    .arg("NX")
+                    .ignore()
+                    .query_async(conn)
+                    .await
+            })
+            .await?;
+        Some(count)
+    }
+
     /// Remembers, for `ttl`, the WAL position after `user`'s last write, so
     /// that their reads through any app server wait for a replica to have
     /// replayed it (read-your-writes for API clients, who carry no cookie).

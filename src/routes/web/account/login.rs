@@ -71,6 +71,26 @@ pub async fn submit(
                 failure: Some("That email and password do not match an account.".to_string()),
             },
         ),
+        Err(AppError::TooManyAttempts { retry_after_secs }) => {
+            let mut response = render_with_status(
+                StatusCode::TOO_MANY_REQUESTS,
+                &LoginPage {
+                    page: &page,
+                    email: &form.email,
+                    next: &next,
+                    errors: &FieldErrors::default(),
+                    failure: Some(format!(
+                        "Too many failed sign-ins on this account. Try again in {} minute(s).",
+                        retry_after_secs.div_ceil(60)
+                    )),
+                },
+            )?;
+            response.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(retry_after_secs),
+            );
+            Ok(response)
+        }
         Err(other) => Err(other.into()),
     }
 }
