@@ -215,6 +215,7 @@ async fn phase_2_reaches_a_tuned_database_over_tcp_with_a_password() {
     stack.down().await;
 }
 
+#[cfg(any(feature = "stateless-sessions", feature = "replicas"))]
 /// The real user id of process `pid`.
 fn uid_of(pid: u32) -> u32 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -227,6 +228,7 @@ fn uid_of(pid: u32) -> u32 {
         .unwrap()
 }
 
+#[cfg(any(feature = "stateless-sessions", feature = "replicas"))]
 /// The processes whose parent is `parent`.
 fn children_of(parent: u32) -> Vec<u32> {
     std::fs::read_dir("/proc")
@@ -245,6 +247,7 @@ fn children_of(parent: u32) -> Vec<u32> {
         .collect()
 }
 
+#[cfg(any(feature = "stateless-sessions", feature = "replicas"))]
 /// Started as root, no server of the stack serves as root: the app
 /// servers, Redis, HAProxy and PostgreSQL run as accounts of their own, and
 /// nginx's workers too (its master only reads the config and opens the
