@@ -448,6 +448,52 @@ async fn phase_3_rotates_survives_a_dead_server_and_takes_it_back() {
         ));
     }
     assert!(servers.contains("app-2"), "{servers:?}");
+
+    // The edge throttles sign-ins per client address: 30 a minute pass (each
+    // for another account, so the app's own limit per account stays out of
+    // it), the next is answered by HAProxy itself.
+    let mut statuses = Vec::new();
+    for n in 0..31 {
+        let response = client
+            .post(format!("{front}/api/users/login"))
+            .json(
+                &json!({"user": {"email": format!("nobody{n}@example.com"), "password": "guess"}}),
+            )
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status());
+    }
+    let throttled = statuses.pop().unwrap();
+    assert!(
+        statuses
+            .iter()
+            .all(|status| *status == StatusCode::UNAUTHORIZED),
+        "{statuses:?}"
+    );
+    assert_eq!(throttled, StatusCode::TOO_MANY_REQUESTS);
+    let again = client
+        .post(format!("{front}/api/users/login"))
+        .json(&json!({"user": {"email": "nobody@example.com", "password": "guess"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(again.headers()["retry-after"], "60");
+    let body: Value = again.json().await.unwrap();
+    assert!(
+        body["errors"]["body"][0]
+            .as_str()
+            .unwrap()
+            .contains("too many sign-ins")
+    );
+    // Reading is not throttled.
+    let tags = client
+        .get(format!("{front}/api/tags"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.status(), StatusCode::OK);
     stack.down().await;
 }
 
