@@ -256,8 +256,25 @@ fn assert_least_privilege(stack: &Stack) {
     if !nix::unistd::Uid::effective().is_root() {
         return;
     }
+    // The app servers and nginx's workers read the checkout (binary,
+    // config/, static/): in a checkout no other account may enter (a
+    // private home folder), they keep the starting account, as designed.
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    let project = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let binary_dir = PathBuf::from(env!("CARGO_BIN_EXE_million"));
+    let checkout_shared = [
+        binary_dir.parent().unwrap().to_path_buf(),
+        project.join("config"),
+        project.join("static"),
+    ]
+    .iter()
+    .all(|dir| million::db::embedded::reachable_by(&dir.join("x"), &nobody));
     for component in stack.components() {
         let pid = component.pid().unwrap();
+        let reads_checkout = component.name == "nginx" || component.name.starts_with("app-");
+        if reads_checkout && !checkout_shared {
+            continue;
+        }
         let serving = if component.name == "nginx" {
             children_of(pid)
         } else {
