@@ -269,6 +269,30 @@ fn parse_start_time(stat: &str) -> Option<u64> {
     fields.nth(18)?.parse().ok()
 }
 
+/// The processes whose parent is `parent` (field 4 of `/proc/PID/stat`).
+pub fn children(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| parse_parent(&stat))
+                == Some(parent)
+        })
+        .collect()
+}
+
+/// Field 4 of a `/proc/PID/stat` line, counted from the last `)` as in
+/// [`parse_start_time`].
+fn parse_parent(stat: &str) -> Option<u32> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// This boot's identity (`/proc/sys/kernel/random/boot_id`): start times
 /// only mean something within one boot.
 pub fn boot_id() -> Option<String> {
@@ -414,6 +438,8 @@ mod tests {
             "exited"
         );
         assert_eq!(parse_start_time("garbage"), None);
+        assert_eq!(parse_parent(line), Some(1));
+        assert_eq!(parse_parent("garbage"), None);
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl CpuCaps {
                 std::fs::write(group.join("cpu.cfs_period_us"), PERIOD_US.to_string())?;
                 std::fs::write(group.join("cpu.cfs_quota_us"), quota.to_string())?;
             }
-            for pid in std::iter::once(postmaster).chain(children(postmaster)) {
+            for pid in std::iter::once(postmaster).chain(crate::process::children(postmaster)) {
                 // A child may be gone by now; the postmaster must move.
                 let moved = std::fs::write(group.join("cgroup.procs"), pid.to_string());
                 if pid == postmaster {
@@ -74,27 +74,6 @@ impl CpuCaps {
         }
         Ok(caps)
     }
-}
-
-/// The processes whose parent is `parent`.
-fn children(parent: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|stat| {
-                    // The field after the parenthesised command name.
-                    let rest = &stat[stat.rfind(')')? + 2..];
-                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
-                })
-                == Some(parent)
-        })
-        .collect()
 }
 
 impl Drop for CpuCaps {

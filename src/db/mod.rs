@@ -113,7 +113,7 @@ impl Db {
                 self.replicas.checkout(read_after).await
             };
             if let Some((connection, node)) = checkout {
-                report::read_from(&Arc::from(node));
+                report::read_from(&node);
                 return Ok(connection);
             }
         }

@@ -40,12 +40,15 @@ impl Replicas {
     }
 
     /// Never a replica.
-    pub async fn checkout_current(&self) -> Option<(PooledConnection, &str)> {
+    pub async fn checkout_current(&self) -> Option<(PooledConnection, std::sync::Arc<str>)> {
         None
     }
 
     /// Never a replica: the caller reads the primary.
-    pub async fn checkout(&self, _read_after: Option<u64>) -> Option<(PooledConnection, &str)> {
+    pub async fn checkout(
+        &self,
+        _read_after: Option<u64>,
+    ) -> Option<(PooledConnection, std::sync::Arc<str>)> {
         None
     }
 

@@ -229,25 +229,6 @@ fn uid_of(pid: u32) -> u32 {
 }
 
 #[cfg(any(feature = "stateless-sessions", feature = "replicas"))]
-/// The processes whose parent is `parent`.
-fn children_of(parent: u32) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|stat| {
-                    let rest = stat[stat.rfind(')')? + 2..].to_string();
-                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
-                })
-                == Some(parent)
-        })
-        .collect()
-}
-
-#[cfg(any(feature = "stateless-sessions", feature = "replicas"))]
 /// Started as root, no server of the stack serves as root: the app
 /// servers, Redis, HAProxy and PostgreSQL run as accounts of their own, and
 /// nginx's workers too (its master only reads the config and opens the
@@ -276,7 +257,7 @@ fn assert_least_privilege(stack: &Stack) {
             continue;
         }
         let serving = if component.name == "nginx" {
-            children_of(pid)
+            million::process::children(pid)
         } else {
             vec![pid]
         };

@@ -82,7 +82,7 @@ struct Inner {
 
 /// One replica and what its last check found.
 struct Node {
-    name: String,
+    name: Arc<str>,
     address: String,
     pool: PgPool,
     /// Where the monitor connects: the same server, outside the pool.
@@ -126,7 +126,7 @@ impl Replicas {
                 instance,
             )?;
             nodes.push(Node {
-                name: format!("replica-{}", index + 1),
+                name: Arc::from(format!("replica-{}", index + 1)),
                 address: host.clone(),
                 pool,
                 check: config,
@@ -192,7 +192,7 @@ impl Replicas {
 
     /// A replica connection for a read that must see everything the primary
     /// was last seen to have, while the primary is down.
-    pub async fn checkout_current(&self) -> Option<(PooledConnection, &str)> {
+    pub async fn checkout_current(&self) -> Option<(PooledConnection, Arc<str>)> {
         let inner = self.inner.as_ref()?;
         let head = inner.head.load(Ordering::Relaxed);
         self.checkout(Some(head.max(1))).await
@@ -201,7 +201,7 @@ impl Replicas {
     /// A connection to a replica fit for a read that must see WAL position
     /// `read_after`, with the replica's name; `None` sends the read to the
     /// primary.
-    pub async fn checkout(&self, read_after: Option<u64>) -> Option<(PooledConnection, &str)> {
+    pub async fn checkout(&self, read_after: Option<u64>) -> Option<(PooledConnection, Arc<str>)> {
         let inner = self.inner.as_ref()?;
         let count = inner.nodes.len();
         let start = inner.next.fetch_add(1, Ordering::Relaxed);
@@ -218,7 +218,7 @@ impl Replicas {
             match node.pool.get().await {
                 Ok(connection) => {
                     node.reads.fetch_add(1, Ordering::Relaxed);
-                    return Some((connection, node.name.as_str()));
+                    return Some((connection, Arc::clone(&node.name)));
                 }
                 // Busy, not broken: this read goes elsewhere, the replica stays.
                 Err(deadpool::managed::PoolError::Timeout(
@@ -266,7 +266,7 @@ impl Replicas {
             .nodes
             .iter()
             .map(|node| NodeStatus {
-                name: node.name.clone(),
+                name: node.name.to_string(),
                 address: node.address.clone(),
                 reachable: node.reachable.load(Ordering::Relaxed),
                 in_rotation: node.in_rotation.load(Ordering::Relaxed),
