@@ -55,6 +55,14 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::stack::cli::StackCommand,
     },
+    /// The server's password hashing helper process (started by the server
+    /// itself; see `auth::password`).
+    #[command(name = "hash-helper", hide = true)]
+    HashHelper {
+        /// Hashes computed at once.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+    },
 }
 
 /// Runs `cli`.
@@ -103,7 +111,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
-        Command::Stack { .. } | Command::Load(_) | Command::Bench(_) => Ok(()),
+        Command::Stack { .. }
+        | Command::Load(_)
+        | Command::Bench(_)
+        | Command::HashHelper { .. } => Ok(()),
         Command::Serve { demo } => {
             with_database(&mut settings, async |settings| {
                 let application = Application::build(settings.clone()).await?;

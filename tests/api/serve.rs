@@ -303,3 +303,123 @@ fn a_cache_needs_the_cache_build() {
     assert!(!output.status.success());
     assert!(stderr.contains("--features cache"), "{stderr}");
 }
+
+/// `/proc/{pid}/stat`'s fields after the command name: the third field of
+/// the file is `fields[0]`.
+fn stat_fields(pid: u32) -> Vec<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    after_name.split(' ').map(str::to_string).collect()
+}
+
+fn session_of(pid: u32) -> u32 {
+    stat_fields(pid)[3].parse().unwrap()
+}
+
+fn gone(pid: u32) -> bool {
+    // Gone, or a zombie waiting for its parent.
+    !std::path::Path::new(&format!("/proc/{pid}")).exists() || stat_fields(pid)[0] == "Z"
+}
+
+#[tokio::test]
+async fn the_server_hashes_passwords_in_a_helper_process_that_stops_with_it() {
+    let db = TestDatabase::create().await;
+    let port = free_port();
+    let mut child = million()
+        .arg("serve")
+        .env("DATABASE_URL", &db.conninfo)
+        .env("APP__APPLICATION__PORT", port.to_string())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until_healthy(&mut child, port, Duration::from_secs(30)).await;
+
+    let signup = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/api/users"))
+        .json(&serde_json::json!({"user": {"username": "hashed", "email": "hashed@example.com", "password": "password123"}}))
+        .send()
+        .await
+        .unwrap();
+    let helpers: Vec<u32> = million::process::children(child.id())
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains("hash-helper"))
+        })
+        .collect();
+    let helper_session = helpers.first().map(|helper| session_of(*helper));
+    let status = stop(&mut child);
+
+    assert_eq!(signup.status(), StatusCode::CREATED);
+    assert_eq!(helpers.len(), 1, "one hashing helper: {helpers:?}");
+    assert_eq!(
+        helper_session,
+        Some(helpers[0]),
+        "the helper leads a session (a scheduling group) of its own"
+    );
+    assert!(status.success());
+    let started = Instant::now();
+    while !gone(helpers[0]) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the helper outlived the server"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_hashing_helper_runs_behind_everything_else_and_comes_back_if_killed() {
+    use million::auth::password::Passwords;
+    use secrecy::SecretString;
+    let secret = |value: &str| SecretString::from(value.to_string());
+    let passwords = Passwords::in_helper(
+        2,
+        Duration::from_secs(30),
+        env!("CARGO_BIN_EXE_million").into(),
+    );
+
+    let hash = passwords.hash(&secret("correct horse")).await.unwrap();
+    let (correct, incorrect) = (secret("correct horse"), secret("wrong horse"));
+    let (right, wrong) = tokio::join!(
+        passwords.verify(&correct, Some(hash.clone())),
+        passwords.verify(&incorrect, Some(hash.clone())),
+    );
+    let unknown = passwords.verify(&secret("correct horse"), None).await;
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(right.unwrap(), "the right password verifies");
+    assert!(!wrong.unwrap(), "a wrong one does not");
+    assert!(!unknown.unwrap(), "nor one for an unknown account");
+
+    let helper = passwords.helper_pid().await.expect("a running helper");
+    assert_eq!(session_of(helper), helper, "a session of its own");
+    assert_ne!(session_of(helper), session_of(std::process::id()));
+    let autogroups = std::fs::read_to_string("/proc/sys/kernel/sched_autogroup_enabled")
+        .is_ok_and(|enabled| enabled.trim() == "1");
+    if autogroups {
+        let group = std::fs::read_to_string(format!("/proc/{helper}/autogroup")).unwrap();
+        assert!(group.trim_end().ends_with("nice 19"), "{group}");
+    }
+    let mut hashing_threads = 0;
+    for task in std::fs::read_dir(format!("/proc/{helper}/task")).unwrap() {
+        let task = task.unwrap().path();
+        let name = std::fs::read_to_string(task.join("comm")).unwrap();
+        if name.starts_with("password-hash") {
+            hashing_threads += 1;
+            let stat = std::fs::read_to_string(task.join("stat")).unwrap();
+            let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+            assert_eq!(fields[38], "5", "{name} runs at SCHED_IDLE");
+        }
+    }
+    assert_eq!(hashing_threads, 2, "one thread per slot");
+
+    kill(Pid::from_raw(helper as i32), Signal::SIGKILL).unwrap();
+    let after = passwords
+        .verify(&secret("correct horse"), Some(hash))
+        .await
+        .expect("a killed helper is replaced, and the sign-in still answered");
+    assert!(after);
+    let replacement = passwords.helper_pid().await.unwrap();
+    assert_ne!(replacement, helper);
+}

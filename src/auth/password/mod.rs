@@ -1,18 +1,27 @@
 //! Password hashing with argon2id at one of OWASP's equivalent parameter
 //! sets: 7 MiB, five passes, one lane.
 //!
-//! Hashing is deliberately slow, so it runs on threads of its own, at most
-//! `slots` hashes at once; a request that cannot get a slot within `wait`
-//! gets 503 with `Retry-After` instead of queueing without end. Those threads
-//! run behind request handling (`SCHED_IDLE` on Linux): a storm of sign-ins
-//! takes the CPU that reads leave idle, not the CPU reads need. Sign-in for an
-//! unknown email still computes one hash, so timing does not reveal accounts.
+//! Hashing is deliberately slow, so it runs off the request handlers, at
+//! most `slots` hashes at once; a request that cannot get a slot within
+//! `wait` gets 503 with `Retry-After` instead of queueing without end. The
+//! `million` server hashes in a helper process scheduled behind everything
+//! else on the machine (`helper`), elsewhere on threads behind request
+//! handling (`threads`): a storm of sign-ins takes the CPU that reads leave
+//! idle, not the CPU reads need. Sign-in for an unknown email still computes
+//! one hash, so timing does not reveal accounts.
 
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
+mod helper;
+mod threads;
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use anyhow::Context;
-use std::cell::RefCell;
+pub use helper::{SUBCOMMAND as HELPER_SUBCOMMAND, serve as serve_helper};
+use helper::{Helper, HelperError, Outcome};
+use serde::{Deserialize, Serialize};
+use threads::HashPool;
 
 use argon2::password_hash::PasswordHasher;
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
@@ -27,97 +36,56 @@ use crate::error::AppError;
 pub struct Passwords {
     slots: Arc<Semaphore>,
     wait: Duration,
-    pool: Arc<HashPool>,
+    hashing: Arc<Hashing>,
 }
 
-type Job = Box<dyn FnOnce() + Send>;
-
-/// The threads that hash, one per slot, behind request handling in the
-/// scheduler's eyes.
-struct HashPool {
-    jobs: Mutex<mpsc::Sender<Job>>,
+/// Where hashes are computed.
+enum Hashing {
+    /// On threads of this process.
+    Threads(HashPool),
+    /// In the helper process; on threads of this one (started when first
+    /// needed) if the helper cannot be started.
+    Helper {
+        helper: Helper,
+        fallback: OnceLock<HashPool>,
+    },
 }
 
-impl HashPool {
-    fn new(threads: usize) -> Self {
-        let (sender, receiver) = mpsc::channel::<Job>();
-        let receiver = Arc::new(Mutex::new(receiver));
-        for n in 0..threads {
-            let receiver = Arc::clone(&receiver);
-            let spawned = std::thread::Builder::new()
-                .name(format!("password-hash-{n}"))
-                .spawn(move || {
-                    lower_priority();
-                    loop {
-                        let job = match receiver.lock() {
-                            Ok(receiver) => receiver.recv(),
-                            Err(poisoned) => poisoned.into_inner().recv(),
-                        };
-                        match job {
-                            // A panic fails that one hash (its caller sees
-                            // the result channel close), never the thread.
-                            Ok(job) => {
-                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                            }
-                            // Every sender is gone: the application stopped.
-                            Err(_) => break,
-                        }
-                    }
-                });
-            if let Err(error) = spawned {
-                tracing::error!("starting a password hashing thread: {error}");
-            }
-        }
-        Self {
-            jobs: Mutex::new(sender),
-        }
-    }
+/// The executable that serves as the hashing helper, once the entry point
+/// has said there is one (`hash_in_helper_process`).
+static HELPER_PROGRAM: OnceLock<PathBuf> = OnceLock::new();
 
-    /// Runs `work` on a hashing thread and waits for its result.
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> anyhow::Result<T> {
-        let (done, result) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
-            let _ = done.send(work());
-        });
-        self.jobs
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .send(job)
-            .map_err(|_| anyhow::anyhow!("the password hashing threads are gone"))?;
-        result.await.context("a password hashing thread failed")
-    }
+/// Makes every `Passwords` made from now on hash in a helper process,
+/// `program hash-helper`: the entry point's call, since only it knows that its
+/// executable has that subcommand.
+pub fn hash_in_helper_process(program: PathBuf) {
+    let _ = HELPER_PROGRAM.set(program);
 }
 
-/// Puts the calling thread behind request handling: `SCHED_IDLE`, so it
-/// runs only on CPU that no other thread of the application wants, and any
-/// thread that wakes preempts it at once (`SCHED_BATCH` at nice 10 where
-/// `SCHED_IDLE` is refused). Best effort: where the system refuses both,
-/// hashing runs at normal priority.
-///
-/// The kernel compares priorities among the threads of one scheduling group.
-/// With autogroups on (`kernel.sched_autogroup_enabled = 1`, most desktop
-/// kernels) or one cgroup per service (systemd), the application's group as
-/// a whole still competes evenly with PostgreSQL's on a shared machine.
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: plain system calls on the calling thread, with a valid,
-        // initialised parameter struct.
-        unsafe {
-            let param = libc::sched_param { sched_priority: 0 };
-            let thread = libc::gettid();
-            if libc::sched_setscheduler(thread, libc::SCHED_IDLE, &param) == 0 {
-                return;
-            }
-            tracing::debug!("SCHED_IDLE refused for password hashing");
-            if libc::sched_setscheduler(thread, libc::SCHED_BATCH, &param) != 0 {
-                tracing::debug!("SCHED_BATCH refused for password hashing");
-            }
-            if libc::setpriority(libc::PRIO_PROCESS, thread as libc::id_t, 10) != 0 {
-                tracing::debug!("nice 10 refused for password hashing");
+/// One unit of hashing work, as sent to a hashing thread or the helper.
+#[derive(Serialize, Deserialize)]
+enum Task {
+    /// A new hash of a password.
+    Hash { password: String },
+    /// Whether a password matches a stored hash (the decoy when `None`).
+    Verify {
+        password: String,
+        stored: Option<String>,
+    },
+}
+
+impl Task {
+    fn perform(self) -> anyhow::Result<Outcome> {
+        match self {
+            Self::Hash { password } => hash_phc(password.as_bytes()).map(Outcome::Hashed),
+            Self::Verify { password, stored } => {
+                let known = stored.is_some();
+                let stored = stored.unwrap_or_else(|| decoy_hash().to_string());
+                let parsed = PasswordHash::new(&stored).map_err(|error| {
+                    anyhow::anyhow!("stored password hash is malformed: {error}")
+                })?;
+                let matches = verify_phc(password.as_bytes(), &parsed)?;
+                Ok(Outcome::Verified(known && matches))
             }
         }
     }
@@ -222,20 +190,53 @@ fn decoy_hash() -> &'static str {
 }
 
 impl Passwords {
-    /// Allows `slots` concurrent hashes, each request waiting at most `wait`.
+    /// Allows `slots` concurrent hashes, each request waiting at most `wait`;
+    /// hashes in the helper process if the entry point named one.
     pub fn new(slots: usize, wait: Duration) -> Self {
+        match HELPER_PROGRAM.get() {
+            Some(program) => Self::in_helper(slots, wait, program.clone()),
+            None => Self::on_threads(slots, wait),
+        }
+    }
+
+    /// Hashes on `slots` threads of this process.
+    pub fn on_threads(slots: usize, wait: Duration) -> Self {
+        let slots = slots.max(1);
+        Self::with(slots, wait, Hashing::Threads(HashPool::new(slots)))
+    }
+
+    /// Hashes in a helper process, `program hash-helper`, with `slots`
+    /// threads.
+    pub fn in_helper(slots: usize, wait: Duration, program: PathBuf) -> Self {
+        let slots = slots.max(1);
+        let helper = Helper::new(program, slots);
+        let fallback = OnceLock::new();
+        Self::with(slots, wait, Hashing::Helper { helper, fallback })
+    }
+
+    fn with(slots: usize, wait: Duration, hashing: Hashing) -> Self {
         Self {
-            slots: Arc::new(Semaphore::new(slots.max(1))),
+            slots: Arc::new(Semaphore::new(slots)),
             wait,
-            pool: Arc::new(HashPool::new(slots.max(1))),
+            hashing: Arc::new(hashing),
+        }
+    }
+
+    /// The helper process's id, once it runs (for diagnostics and tests).
+    pub async fn helper_pid(&self) -> Option<u32> {
+        match self.hashing.as_ref() {
+            Hashing::Helper { helper, .. } => helper.pid().await,
+            Hashing::Threads(_) => None,
         }
     }
 
     /// Hashes a new password into a PHC string.
     pub async fn hash(&self, password: &SecretString) -> Result<String, AppError> {
-        let password = password.clone();
-        self.run(move || hash_phc(password.expose_secret().as_bytes()))
-            .await
+        let password = password.expose_secret().to_owned();
+        match self.run(Task::Hash { password }).await? {
+            Outcome::Hashed(hash) => Ok(hash),
+            Outcome::Verified(_) => Err(anyhow::anyhow!("a hash was asked for").into()),
+        }
     }
 
     /// Whether `password` matches `stored`; with no stored hash (unknown user),
@@ -245,40 +246,52 @@ impl Passwords {
         password: &SecretString,
         stored: Option<String>,
     ) -> Result<bool, AppError> {
-        let password = password.clone();
-        self.run(move || {
-            let known = stored.is_some();
-            let stored = stored.unwrap_or_else(|| decoy_hash().to_string());
-            let parsed = PasswordHash::new(&stored)
-                .map_err(|error| anyhow::anyhow!("stored password hash is malformed: {error}"))?;
-            let matches = verify_phc(password.expose_secret().as_bytes(), &parsed)?;
-            Ok(known && matches)
-        })
-        .await
+        let password = password.expose_secret().to_owned();
+        match self.run(Task::Verify { password, stored }).await? {
+            Outcome::Verified(matches) => Ok(matches),
+            Outcome::Hashed(_) => Err(anyhow::anyhow!("a verification was asked for").into()),
+        }
     }
 
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
-    ) -> Result<T, AppError> {
+    async fn run(&self, task: Task) -> Result<Outcome, AppError> {
         let busy = || AppError::Busy {
             what: "the sign-in service",
             retry_after_secs: 1,
         };
-        let permit = tokio::time::timeout(self.wait, Arc::clone(&self.slots).acquire_owned())
+        let _permit = tokio::time::timeout(self.wait, self.slots.acquire())
             .await
             .map_err(|_| busy())?
             .map_err(|_| busy())?;
-        let result = self
-            .pool
-            .run(move || {
-                let result = work();
-                drop(permit);
-                result
-            })
-            .await?;
-        Ok(result?)
+        let (helper, fallback) = match self.hashing.as_ref() {
+            Hashing::Threads(pool) => return Ok(on_threads(pool, task).await?),
+            Hashing::Helper { fallback, .. } if fallback.get().is_some() => {
+                let pool = fallback.get().ok_or_else(busy)?;
+                return Ok(on_threads(pool, task).await?);
+            }
+            Hashing::Helper { helper, fallback } => (helper, fallback),
+        };
+        // A helper that stopped (killed, or crashed) is replaced and asked
+        // once more: hashing has no side effects to repeat.
+        for _ in 0..2 {
+            match helper.perform(&task).await {
+                Ok(outcome) => return Ok(outcome),
+                Err(HelperError::Stopped) => continue,
+                Err(HelperError::Failed(error)) => return Err(error.into()),
+                Err(HelperError::Unavailable(error)) => {
+                    tracing::warn!("{error:#}: hashing on threads of this process instead");
+                    let pool = fallback.get_or_init(|| HashPool::new(helper.threads()));
+                    return Ok(on_threads(pool, task).await?);
+                }
+            }
+        }
+        tracing::error!("the password hashing helper stopped twice in a row");
+        Err(busy())
     }
+}
+
+/// Runs `task` on a thread of `pool`.
+async fn on_threads(pool: &HashPool, task: Task) -> anyhow::Result<Outcome> {
+    pool.run(move || task.perform()).await?
 }
 
 #[cfg(test)]
@@ -291,7 +304,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_verify_only_the_right_password() {
-        let passwords = Passwords::new(2, Duration::from_secs(5));
+        let passwords = Passwords::on_threads(2, Duration::from_secs(5));
         let hash = passwords.hash(&secret("correct horse")).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{hash}");
         assert!(
@@ -345,14 +358,14 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_users_never_verify() {
-        let passwords = Passwords::new(1, Duration::from_secs(5));
+        let passwords = Passwords::on_threads(1, Duration::from_secs(5));
         let decoy_password = secret("decoy password nobody can sign in with");
         assert!(!passwords.verify(&decoy_password, None).await.unwrap());
     }
 
     #[tokio::test]
     async fn saturation_answers_busy_instead_of_queueing() {
-        let passwords = Passwords::new(1, Duration::from_millis(1));
+        let passwords = Passwords::on_threads(1, Duration::from_millis(1));
         let held = Arc::clone(&passwords.slots).acquire_owned().await.unwrap();
         let error = passwords.hash(&secret("whatever1")).await.unwrap_err();
         assert!(matches!(error, AppError::Busy { .. }));
@@ -362,10 +375,9 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[tokio::test]
-    async fn hashing_runs_behind_request_handling() {
-        let passwords = Passwords::new(1, Duration::from_secs(5));
-        let policy = passwords
-            .pool
+    async fn hashing_threads_run_behind_request_handling() {
+        let pool = HashPool::new(1);
+        let policy = pool
             .run(|| unsafe {
                 // SAFETY: reads the calling thread's own scheduling policy.
                 libc::sched_getscheduler(libc::gettid())
