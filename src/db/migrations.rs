@@ -5,7 +5,7 @@
 
 use anyhow::Context;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -15,7 +15,8 @@ const MIGRATION_LOCK: i64 = 0x006d_696c_6c69_6f6e;
 
 /// Applies every pending migration and returns the versions applied.
 pub async fn run(conninfo: &str) -> anyhow::Result<Vec<String>> {
-    let mut connection = AsyncPgConnection::establish(conninfo)
+    let mut connection = super::connect::Target::parse(conninfo)?
+        .diesel()
         .await
         .context("connecting to the database to migrate it")?;
     diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))

@@ -6,6 +6,7 @@
 //! [`crate::tiers::replicas`]), else the primary. Reads that must never be
 //! stale run inside [`reading_current`]: they go to the primary.
 
+pub mod connect;
 pub mod embedded;
 pub mod instrumentation;
 pub mod local;
@@ -198,7 +199,7 @@ impl Db {
 /// A short label for the server `conninfo` names: `host:port`, or the
 /// socket folder for a local connection.
 pub fn node_label(conninfo: &str) -> String {
-    let Ok(config) = conninfo.parse::<tokio_postgres::Config>() else {
+    let Ok((config, _)) = connect::settings_of(conninfo) else {
         return "database".to_string();
     };
     let port = config.get_ports().first().copied().unwrap_or(5432);

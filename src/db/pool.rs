@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use diesel::ConnectionError;
 use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
@@ -14,6 +13,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
+use super::connect::Target;
 use crate::settings::DatabaseSettings;
 
 /// A pool of connections to one PostgreSQL server.
@@ -29,10 +29,9 @@ pub fn build(
     settings: &DatabaseSettings,
     application_name: &str,
 ) -> anyhow::Result<PgPool> {
-    let mut config: tokio_postgres::Config = conninfo
-        .parse()
-        .map_err(|error| anyhow::anyhow!("the database connection string is invalid: {error}"))?;
-    config
+    let mut target = Target::parse(conninfo)?;
+    target
+        .config_mut()
         .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
         .application_name(application_name)
         .options(format!(
@@ -41,18 +40,19 @@ pub fn build(
         ));
     let timeout = Duration::from_millis(settings.acquire_timeout_ms);
     let connect = Duration::from_millis(settings.connect_timeout_ms);
-    pool_for(config, settings, timeout, connect)
+    pool_for(target, settings, timeout, connect)
 }
 
 /// A pool of read-only connections to a replica at `config`: a write on one
 /// fails loudly. A connection not had within `timeout` (waiting or
 /// connecting) is given up on, so that the read can go to the primary.
 pub fn build_read_only(
-    mut config: tokio_postgres::Config,
+    mut target: Target,
     settings: &DatabaseSettings,
     timeout: Duration,
     application_name: &str,
 ) -> anyhow::Result<PgPool> {
+    let config = target.config_mut();
     config.application_name(application_name).options(format!(
         "-c statement_timeout={} -c default_transaction_read_only=on",
         settings.statement_timeout_ms
@@ -60,11 +60,11 @@ pub fn build_read_only(
     // A new connection (TCP and authentication) gets a little longer.
     let connect = timeout.max(Duration::from_millis(250));
     config.connect_timeout(connect);
-    pool_for(config, settings, timeout, connect)
+    pool_for(target, settings, timeout, connect)
 }
 
 fn pool_for(
-    config: tokio_postgres::Config,
+    target: Target,
     settings: &DatabaseSettings,
     timeout: Duration,
     create_timeout: Duration,
@@ -73,8 +73,8 @@ fn pool_for(
     // No test query on every checkout: a connection the server closed is
     // noticed (`is_closed`) and replaced, and a failure mid-request is a 503.
     manager_config.recycling_method = RecyclingMethod::Fast;
-    manager_config.custom_setup = Box::new(move |_url| connect(config.clone()).boxed());
-    // The URL is unused: `custom_setup` connects with `config`.
+    manager_config.custom_setup = Box::new(move |_url| connect(target.clone()).boxed());
+    // The URL is unused: `custom_setup` connects to `target`.
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
         String::new(),
         manager_config,
@@ -89,16 +89,9 @@ fn pool_for(
         .map_err(|error| anyhow::anyhow!("building the database pool: {error}"))
 }
 
-fn connect(
-    config: tokio_postgres::Config,
-) -> BoxFuture<'static, diesel::ConnectionResult<AsyncPgConnection>> {
+fn connect(target: Target) -> BoxFuture<'static, diesel::ConnectionResult<AsyncPgConnection>> {
     async move {
-        let (client, connection) = config
-            .connect(tokio_postgres::NoTls)
-            .await
-            .map_err(|error| ConnectionError::BadConnection(error.to_string()))?;
-        let mut connection =
-            AsyncPgConnection::try_from_client_and_connection(client, connection).await?;
+        let mut connection = target.diesel().await?;
         connection.set_instrumentation(super::instrumentation::QueryCounter);
         Ok(connection)
     }

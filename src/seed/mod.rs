@@ -19,7 +19,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{NoTls, Transaction};
+use tokio_postgres::Transaction;
 
 use text::{TAGS, TextPools, username};
 
@@ -60,10 +60,10 @@ impl Plan {
 /// Seeds the database at `conninfo` according to `plan`; with `if_empty`, only
 /// when it has no users yet.
 pub async fn run(conninfo: &str, plan: &Plan, if_empty: bool) -> anyhow::Result<()> {
-    let (mut client, connection) = tokio_postgres::connect(conninfo, NoTls)
+    let mut client = crate::db::connect::Target::parse(conninfo)?
+        .client()
         .await
         .context("connecting to the database to seed it")?;
-    let driver = tokio::spawn(connection);
     let existing: i64 = client
         .query_one("SELECT count(*) FROM users", &[])
         .await
@@ -149,7 +149,6 @@ pub async fn run(conninfo: &str, plan: &Plan, if_empty: bool) -> anyhow::Result<
     client.batch_execute("VACUUM (ANALYZE)").await?;
     step.finish(0);
     drop(client);
-    let _ = driver.await;
     eprintln!(
         "Seeded in {:.1}s. Sign in as demo@example.com (or any seeded email) with password `{PASSWORD}`.",
         started.elapsed().as_secs_f64()

@@ -5,7 +5,9 @@
 //! `APP__DATABASE__STATEMENT_TIMEOUT_MS`, `APP__DATABASE__MIGRATE_ON_START`,
 //! `APP__DATABASE__EMBEDDED_DIR`; and the conventional `DATABASE_URL`, or the
 //! split `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_USER`, `DB_PASSWORD` (phase 2 and
-//! later use those). Either of the conventional forms overrides the files.
+//! later use those), with `DB_SSLMODE` and `DB_SSLROOTCERT` for TLS
+//! (`sslmode=verify-full`; see `crate::db::connect`). Either of the
+//! conventional forms overrides the files.
 //!
 //! With no URL at all, `million` runs a private PostgreSQL cluster in
 //! `embedded_dir` (see `crate::db::embedded`).
@@ -90,7 +92,14 @@ impl DatabaseSettings {
             (Some(url), None) => self.url = SecretString::from(url.clone()),
             (None, Some(host)) => self.url = SecretString::from(split_to_conninfo(host, &vars)?),
             (None, None) => {
-                if let Some(stray) = ["DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD"]
+                if let Some(stray) = [
+                    "DB_PORT",
+                    "DB_NAME",
+                    "DB_USER",
+                    "DB_PASSWORD",
+                    "DB_SSLMODE",
+                    "DB_SSLROOTCERT",
+                ]
                     .iter()
                     .find(|key| vars.contains_key(**key))
                 {
@@ -123,6 +132,13 @@ fn split_to_conninfo(host: &str, vars: &HashMap<String, String>) -> anyhow::Resu
     if let Some(password) = vars.get("DB_PASSWORD") {
         parts.push(format!("password={}", quote(password)));
     }
+    // libpq's TLS words (see `crate::db::connect`).
+    if let Some(mode) = vars.get("DB_SSLMODE") {
+        parts.push(format!("sslmode={}", quote(mode)));
+    }
+    if let Some(authority) = vars.get("DB_SSLROOTCERT") {
+        parts.push(format!("sslrootcert={}", quote(authority)));
+    }
     Ok(parts.join(" "))
 }
 
@@ -139,7 +155,7 @@ pub fn describe(conninfo: &str) -> String {
     if conninfo.trim().is_empty() {
         return String::new();
     }
-    let Ok(config) = conninfo.parse::<tokio_postgres::Config>() else {
+    let Ok((config, authority)) = crate::db::connect::settings_of(conninfo) else {
         return "(unparsable connection string)".to_string();
     };
     let hosts: Vec<String> = config
@@ -163,6 +179,12 @@ pub fn describe(conninfo: &str) -> String {
     }
     if config.get_password().is_some() {
         parts.push("password=********".to_string());
+    }
+    if let Some(authority) = authority {
+        parts.push(format!(
+            "sslmode=verify-full sslrootcert={}",
+            quote(&authority.display().to_string())
+        ));
     }
     parts.join(" ")
 }

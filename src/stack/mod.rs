@@ -8,6 +8,7 @@
 //! stops everything in reverse order. State (data, rendered configs, logs,
 //! pid files) lives in one folder, `.million/stack` by default.
 
+pub mod authority;
 pub mod cli;
 pub mod components;
 mod map;

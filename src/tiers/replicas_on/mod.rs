@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use anyhow::Context;
 
+use crate::db::connect::Target;
 use crate::db::{PgPool, PooledConnection};
 use crate::settings::{DatabaseSettings, ReplicaSettings};
 
@@ -30,33 +31,18 @@ pub use super::replicas_common::{NodeStatus, ReplicaCounters};
 const PLAUSIBLE_AHEAD: u64 = 256 * 1024 * 1024;
 
 /// How to reach the server at `host` (the primary's own address when
-/// `None`) with the primary's database, user and password, outside any pool.
-fn check_config(
-    primary: &tokio_postgres::Config,
-    host: Option<(&str, u16)>,
-    settings: &ReplicaSettings,
-) -> tokio_postgres::Config {
-    let mut config = match host {
-        Some((name, port)) => {
-            let mut config = tokio_postgres::Config::new();
-            config.host(name).port(port);
-            if let Some(user) = primary.get_user() {
-                config.user(user);
-            }
-            if let Some(password) = primary.get_password() {
-                config.password(password);
-            }
-            if let Some(dbname) = primary.get_dbname() {
-                config.dbname(dbname);
-            }
-            config
-        }
+/// `None`) with the primary's database, user, password and TLS, outside any
+/// pool.
+fn check_target(primary: &Target, host: Option<(&str, u16)>, settings: &ReplicaSettings) -> Target {
+    let mut target = match host {
+        Some((name, port)) => primary.at(name, port),
         None => primary.clone(),
     };
-    config
+    target
+        .config_mut()
         .connect_timeout(settings.check_interval())
         .application_name("million replica monitor");
-    config
+    target
 }
 
 /// The read replicas of one primary.
@@ -75,7 +61,7 @@ struct Inner {
     /// The primary failed its last checks.
     primary_down: AtomicBool,
     /// Where the monitor reaches the primary, outside the request pool.
-    primary_check: tokio_postgres::Config,
+    primary_check: Target,
     /// The furthest WAL position the primary was seen at.
     head: AtomicU64,
 }
@@ -86,7 +72,7 @@ struct Node {
     address: String,
     pool: PgPool,
     /// Where the monitor connects: the same server, outside the pool.
-    check: tokio_postgres::Config,
+    check: Target,
     reachable: AtomicBool,
     in_rotation: AtomicBool,
     paused: AtomicBool,
@@ -109,18 +95,16 @@ impl Replicas {
         if !settings.enabled() {
             return Ok(Self::default());
         }
-        let primary: tokio_postgres::Config = primary_conninfo
-            .parse()
-            .context("the database connection string is invalid")?;
+        let primary = Target::parse(primary_conninfo)?;
         let mut nodes = Vec::new();
         for (index, host) in settings.hosts.iter().enumerate() {
             let (name, port) = host
                 .rsplit_once(':')
                 .and_then(|(name, port)| Some((name, port.parse::<u16>().ok()?)))
                 .with_context(|| format!("replicas.hosts: `{host}` is not host:port"))?;
-            let config = check_config(&primary, Some((name, port)), settings);
+            let check = check_target(&primary, Some((name, port)), settings);
             let pool = crate::db::pool::build_read_only(
-                config.clone(),
+                primary.at(name, port),
                 database,
                 settings.acquire_timeout(),
                 instance,
@@ -129,7 +113,7 @@ impl Replicas {
                 name: Arc::from(format!("replica-{}", index + 1)),
                 address: host.clone(),
                 pool,
-                check: config,
+                check,
                 reachable: AtomicBool::new(false),
                 in_rotation: AtomicBool::new(false),
                 paused: AtomicBool::new(false),
@@ -148,7 +132,7 @@ impl Replicas {
                 read_your_writes: AtomicU64::new(0),
                 primary_reads: AtomicU64::new(0),
                 primary_down: AtomicBool::new(false),
-                primary_check: check_config(&primary, None, settings),
+                primary_check: check_target(&primary, None, settings),
                 head: AtomicU64::new(0),
             })),
         })

@@ -15,6 +15,7 @@ use std::time::Instant;
 use futures_util::future::join_all;
 
 use super::{Inner, Node};
+use crate::db::connect::Target;
 
 /// Failed checks in a row before the primary counts as down.
 const PRIMARY_FAILURES: u32 = 2;
@@ -181,26 +182,24 @@ async fn check(
 /// One number from `query` on the server `config` names, over `connection`
 /// (opened, or opened again, as needed).
 async fn position(
-    config: &tokio_postgres::Config,
+    target: &Target,
     connection: &mut Option<tokio_postgres::Client>,
     query: &str,
 ) -> Option<u64> {
-    let client = connect(config, connection).await?;
+    let client = connect(target, connection).await?;
     let row = client.query_one(query, &[]).await.ok()?;
     u64::try_from(row.get::<_, Option<i64>>(0)?).ok()
 }
 
 async fn connect<'a>(
-    config: &tokio_postgres::Config,
+    target: &Target,
     connection: &'a mut Option<tokio_postgres::Client>,
 ) -> Option<&'a tokio_postgres::Client> {
     if connection
         .as_ref()
         .is_none_or(tokio_postgres::Client::is_closed)
     {
-        let (client, driver) = config.connect(tokio_postgres::NoTls).await.ok()?;
-        tokio::spawn(driver);
-        *connection = Some(client);
+        *connection = Some(target.client().await.ok()?);
     }
     connection.as_ref()
 }
