@@ -60,9 +60,9 @@ pub fn settings_of(conninfo: &str) -> anyhow::Result<(tokio_postgres::Config, Op
             config.ssl_mode(SslMode::Disable);
             None
         }
-        (Some(other), None) => bail!(
-            "sslmode={other} is not one of disable, allow, prefer or verify-full"
-        ),
+        (Some(other), None) => {
+            bail!("sslmode={other} is not one of disable, allow, prefer or verify-full")
+        }
     };
     Ok((config, authority))
 }
@@ -123,24 +123,33 @@ impl Target {
     }
 
     /// Opens a client; its connection runs on a task of its own.
-    pub async fn client(&self) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-        match &self.tls {
+    pub async fn client(&self) -> anyhow::Result<tokio_postgres::Client> {
+        let client = match &self.tls {
             Some(tls) => {
-                let (client, connection) = self.config.connect(tls.connector.clone()).await?;
+                let (client, connection) = self
+                    .config
+                    .connect(tls.connector.clone())
+                    .await
+                    .map_err(|error| anyhow::anyhow!(explain(&error)))?;
                 tokio::spawn(connection);
-                Ok(client)
+                client
             }
             None => {
-                let (client, connection) = self.config.connect(tokio_postgres::NoTls).await?;
+                let (client, connection) = self
+                    .config
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(|error| anyhow::anyhow!(explain(&error)))?;
                 tokio::spawn(connection);
-                Ok(client)
+                client
             }
-        }
+        };
+        Ok(client)
     }
 
     /// Opens a diesel connection.
     pub async fn diesel(&self) -> diesel::ConnectionResult<AsyncPgConnection> {
-        let failed = |error: tokio_postgres::Error| ConnectionError::BadConnection(error.to_string());
+        let failed = |error: tokio_postgres::Error| ConnectionError::BadConnection(explain(&error));
         match &self.tls {
             Some(tls) => {
                 let (client, connection) = self
@@ -151,12 +160,37 @@ impl Target {
                 AsyncPgConnection::try_from_client_and_connection(client, connection).await
             }
             None => {
-                let (client, connection) =
-                    self.config.connect(tokio_postgres::NoTls).await.map_err(failed)?;
+                let (client, connection) = self
+                    .config
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(failed)?;
                 AsyncPgConnection::try_from_client_and_connection(client, connection).await
             }
         }
     }
+}
+
+/// A connection error with its causes ("error performing TLS handshake:
+/// invalid peer certificate: UnknownIssuer"), which tokio-postgres's own
+/// message leaves out.
+fn explain(error: &tokio_postgres::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause = cause.to_string();
+        if !message.contains(&cause) {
+            message = format!("{message}: {cause}");
+        }
+        source = cause_of(source);
+    }
+    message
+}
+
+fn cause_of<'a>(
+    error: Option<&'a (dyn std::error::Error + 'static)>,
+) -> Option<&'a (dyn std::error::Error + 'static)> {
+    error.and_then(std::error::Error::source)
 }
 
 impl Tls {
@@ -170,7 +204,10 @@ impl Tls {
             let certificate = certificate
                 .with_context(|| format!("sslrootcert: {} is not PEM", authority.display()))?;
             roots.add(certificate).with_context(|| {
-                format!("sslrootcert: a certificate in {} is unusable", authority.display())
+                format!(
+                    "sslrootcert: a certificate in {} is unusable",
+                    authority.display()
+                )
             })?;
         }
         if roots.is_empty() {
@@ -355,6 +392,9 @@ mod tests {
         let error = Target::parse("host=db sslmode=verify-full sslrootcert=/nonexistent/ca.pem")
             .err()
             .unwrap();
-        assert!(format!("{error:#}").contains("/nonexistent/ca.pem"), "{error:#}");
+        assert!(
+            format!("{error:#}").contains("/nonexistent/ca.pem"),
+            "{error:#}"
+        );
     }
 }

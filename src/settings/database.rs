@@ -100,8 +100,8 @@ impl DatabaseSettings {
                     "DB_SSLMODE",
                     "DB_SSLROOTCERT",
                 ]
-                    .iter()
-                    .find(|key| vars.contains_key(**key))
+                .iter()
+                .find(|key| vars.contains_key(**key))
                 {
                     bail!("{stray} is set but DB_HOST is not: set DB_HOST too, or unset {stray}");
                 }

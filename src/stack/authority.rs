@@ -70,8 +70,8 @@ impl Authority {
     /// `localhost`), written into `dir` as `{name}.pem`, `{name}-key.pem`
     /// (mode 0600) and `{name}-bundle.pem`.
     pub fn issue(&self, name: &str, addresses: &[IpAddr], dir: &Path) -> anyhow::Result<Issued> {
-        let mut params = CertificateParams::new(vec!["localhost".to_string()])
-            .context("certificate names")?;
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_string()]).context("certificate names")?;
         params
             .subject_alt_names
             .extend(addresses.iter().map(|address| SanType::IpAddress(*address)));

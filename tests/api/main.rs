@@ -16,6 +16,7 @@ mod cache_recovery;
 #[cfg(feature = "cache")]
 mod cache_tokens;
 mod counters;
+mod database_tls;
 mod health;
 mod helpers;
 mod pages_account;

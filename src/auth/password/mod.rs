@@ -18,8 +18,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-pub use helper::{SUBCOMMAND as HELPER_SUBCOMMAND, serve as serve_helper};
 use helper::{Helper, HelperError, Outcome};
+pub use helper::{SUBCOMMAND as HELPER_SUBCOMMAND, serve as serve_helper};
 use serde::{Deserialize, Serialize};
 use threads::HashPool;
 
