@@ -93,6 +93,10 @@ phase4: build-tiers phase-deps ## Phase 4: phase 3 plus a Redis cache tier (127.
 phase5: build-tiers phase-deps ## Phase 5: phase 4 plus two streaming replicas (127.0.2.2, 127.0.2.3) taking the reads
 	$(TIERS_BIN) stack up 5 $(DETACH_FLAG) $(SESSIONS_FLAG) $(PG_MEMORY_FLAG) $(APPS_FLAG)
 
+.PHONY: phase6
+phase6: build-tiers phase-deps ## Phase 6: phase 5 hardened: HTTPS only at HAProxy (127.0.0.1:8443, HSTS), TLS to PostgreSQL and between replicas, Redis behind a password
+	$(TIERS_BIN) stack up 6 $(DETACH_FLAG) $(SESSIONS_FLAG) $(PG_MEMORY_FLAG) $(APPS_FLAG)
+
 .PHONY: phase-status
 phase-status: ## What runs where, and whether it is healthy
 	@$(CONTROL_BIN) stack status

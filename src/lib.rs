@@ -25,4 +25,5 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod tiers;
+pub mod tls;
 pub mod views;

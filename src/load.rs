@@ -175,28 +175,39 @@ struct TagList {
     tags: Vec<String>,
 }
 
+/// `GET target + path`: status and body. Over HTTPS (phase 6) the front
+/// door's certificate is verified against the stack's own authority.
+async fn get(target: &str, path: &str) -> anyhow::Result<(u16, String)> {
+    let url = format!("{target}{path}");
+    if target.starts_with("https://") {
+        let authority = std::env::current_dir()?.join(".million/ca/ca.pem");
+        let answer = tokio::time::timeout(
+            Duration::from_secs(10),
+            crate::tls::https_get(&url, &authority),
+        )
+        .await
+        .with_context(|| format!("{url} did not answer within 10 s"))??;
+        return Ok((answer.status, answer.body));
+    }
+    let response = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?
+        .get(&url)
+        .send()
+        .await?;
+    Ok((response.status().as_u16(), response.text().await?))
+}
+
 /// Paths over real data: pages and API calls in a fixed proportion.
 async fn request_mix(target: &str) -> anyhow::Result<Vec<String>> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()?;
-    let health = client.get(format!("{target}/healthz")).send().await;
-    if !matches!(&health, Ok(response) if response.status().is_success()) {
+    let health = get(target, "/healthz").await;
+    if !matches!(&health, Ok((status, _)) if (200..300).contains(status)) {
         bail!("nothing healthy answers at {target}: start a phase first (`make phase3`)");
     }
-    let articles: ArticleList = client
-        .get(format!("{target}/api/articles?limit=100"))
-        .send()
-        .await?
-        .json()
-        .await
-        .context("reading the article list")?;
-    let tags: TagList = client
-        .get(format!("{target}/api/tags"))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let (_, body) = get(target, "/api/articles?limit=100").await?;
+    let articles: ArticleList = serde_json::from_str(&body).context("reading the article list")?;
+    let (_, body) = get(target, "/api/tags").await?;
+    let tags: TagList = serde_json::from_str(&body).context("reading the tags")?;
     if articles.articles.is_empty() {
         bail!("the site has no articles to read: seed it first (`make phase-seed`)");
     }

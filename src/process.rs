@@ -68,6 +68,19 @@ pub struct ChildOptions<'a> {
     pub on_parent_death: Signal,
 }
 
+/// Makes `command` run as `user`: its ids (the standard library drops the
+/// supplementary groups too) and the environment that names the account,
+/// so that nothing it runs looks in the starting account's home (libpq
+/// reads `~/.postgresql/` for client certificates, for one).
+pub fn run_as(command: &mut Command, user: &User) {
+    command
+        .uid(user.uid.as_raw())
+        .gid(user.gid.as_raw())
+        .env("HOME", &user.dir)
+        .env("USER", &user.name)
+        .env("LOGNAME", &user.name);
+}
+
 impl ManagedChild {
     /// Starts `command` and returns once it has been started.
     pub fn spawn(mut command: Command, options: ChildOptions<'_>) -> anyhow::Result<Self> {
@@ -79,7 +92,7 @@ impl ManagedChild {
             .stderr(Stdio::from(log_err))
             .process_group(0);
         if let Some(user) = options.run_as {
-            command.uid(user.uid.as_raw()).gid(user.gid.as_raw());
+            run_as(&mut command, user);
         }
         let parent = std::process::id();
         let death_signal = options.on_parent_death;

@@ -17,7 +17,6 @@
 //! once the authority is named.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use diesel::ConnectionError;
@@ -195,30 +194,7 @@ fn cause_of<'a>(
 
 impl Tls {
     fn trusting(authority: &Path) -> anyhow::Result<Self> {
-        use rustls_pki_types::CertificateDer;
-        use rustls_pki_types::pem::PemObject;
-        let mut roots = rustls::RootCertStore::empty();
-        let certificates = CertificateDer::pem_file_iter(authority)
-            .with_context(|| format!("sslrootcert: reading {}", authority.display()))?;
-        for certificate in certificates {
-            let certificate = certificate
-                .with_context(|| format!("sslrootcert: {} is not PEM", authority.display()))?;
-            roots.add(certificate).with_context(|| {
-                format!(
-                    "sslrootcert: a certificate in {} is unusable",
-                    authority.display()
-                )
-            })?;
-        }
-        if roots.is_empty() {
-            bail!("sslrootcert: {} holds no certificate", authority.display());
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .context("TLS settings")?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let config = crate::tls::client_config(authority).context("sslrootcert")?;
         Ok(Self {
             authority: authority.to_path_buf(),
             connector: MakeRustlsConnect::new(config),

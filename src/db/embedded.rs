@@ -346,8 +346,7 @@ fn initdb(
             // initdb runs in the data folder's owner's context.
             .current_dir("/");
         if let Some(user) = run_as {
-            use std::os::unix::process::CommandExt;
-            command.uid(user.uid.as_raw()).gid(user.gid.as_raw());
+            crate::process::run_as(&mut command, user);
         }
         command
             .output()
@@ -397,8 +396,7 @@ fn base_backup(
         ])
         .current_dir("/");
     if let Some(user) = run_as {
-        use std::os::unix::process::CommandExt;
-        command.uid(user.uid.as_raw()).gid(user.gid.as_raw());
+        crate::process::run_as(&mut command, user);
     }
     let output = command
         .output()

@@ -22,7 +22,9 @@ const MAX_SESSION_TTL_SECS: u64 = 60;
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheSettings {
-    /// `redis://host:port`; empty means no cache tier.
+    /// `redis://host:port`, or `redis://user:password@host:port` where Redis
+    /// has accounts (phase 6); empty means no cache tier.
+    #[serde(serialize_with = "password_masked")]
     pub redis_url: String,
     /// Profiles (the hottest read).
     pub profile_ttl_secs: u64,
@@ -125,4 +127,16 @@ impl CacheSettings {
         }
         Ok(())
     }
+}
+
+/// The URL with its password, if any, masked (`million config`).
+fn password_masked<S: serde::Serializer>(url: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    let masked = match url.rsplit_once('@') {
+        Some((credentials, host)) => match credentials.rsplit_once(':') {
+            Some((user, _password)) if user.contains("://") => format!("{user}:********@{host}"),
+            _ => format!("{credentials}@{host}"),
+        },
+        None => url.to_string(),
+    };
+    serializer.serialize_str(&masked)
 }

@@ -33,7 +33,7 @@ pub enum Sessions {
 /// The stack commands.
 #[derive(Debug, Subcommand)]
 pub enum StackCommand {
-    /// Stand up phase N (1 to 5) on this machine; Ctrl-C stops it.
+    /// Stand up phase N (1 to 6) on this machine; Ctrl-C stops it.
     Up {
         /// The phase.
         phase: u8,
@@ -97,11 +97,11 @@ fn running_state(state_dir: &Path) -> anyhow::Result<StackState> {
         Some(Ownership::NotOurs(reason)) => bail!(
             "cannot tell whether the stack recorded in {} still runs: {reason}. Nothing was \
              signalled. If its servers still run, stop them by hand (`ps -ef | grep million`); \
-             `make phase1` (to phase5) then starts afresh",
+             `make phase1` (to phase6) then starts afresh",
             StackState::path(state_dir).display()
         ),
         Some(Ownership::Gone) | None => {
-            bail!("no stack is running here: start one with `make phase1` (to phase5)")
+            bail!("no stack is running here: start one with `make phase1` (to phase6)")
         }
     }
 }
@@ -301,7 +301,7 @@ async fn follow_supervisor(
 
 async fn status(project: &Path) -> anyhow::Result<()> {
     let Some(state) = StackState::load(&state_dir(project))? else {
-        println!("No stack has run here yet. Start one with `make phase1` (to phase5).");
+        println!("No stack has run here yet. Start one with `make phase1` (to phase6).");
         return Ok(());
     };
     match state.supervisor() {
@@ -337,7 +337,13 @@ async fn status(project: &Path) -> anyhow::Result<()> {
         let health = match (&component.health_url, alive) {
             (_, false) => "-".to_string(),
             (Some(url), true) => {
-                if http_ok(url).await {
+                let healthy = match &state.authority {
+                    Some(authority) if url.starts_with("https://") => {
+                        super::components::https_ok(url, authority).await
+                    }
+                    _ => http_ok(url).await,
+                };
+                if healthy {
                     "ok".to_string()
                 } else {
                     format!("failing ({url})")
@@ -543,6 +549,7 @@ mod tests {
             boot_id: boot_id(),
             error: None,
             front_url: "http://127.0.0.1:8080".into(),
+            authority: None,
             stats_url: None,
             app_database: String::new(),
             components: components

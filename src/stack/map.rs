@@ -26,6 +26,9 @@ pub fn summary(phase: u8) -> &'static str {
         3 => "a load balancer: HAProxy over three stateless app servers",
         4 => "a cache tier: Redis in front of the hot reads, on top of phase 3",
         5 => "read replicas: two PostgreSQL streaming replicas take the reads, on top of phase 4",
+        6 => {
+            "security hardening: TLS at the front door and to PostgreSQL, Redis behind a password, on top of phase 5"
+        }
         _ => "a custom stack",
     }
 }
@@ -55,6 +58,13 @@ pub fn map(state: &StackState) -> String {
         ));
     }
     out.push_str(&format!("\n  Open          {}/\n", state.front_url));
+    if let Some(authority) = &state.authority {
+        out.push_str(&format!(
+            "  Trust         {}  the stack's own certificate authority: import it into a\n\
+             \x20               browser as an authority, or `curl --cacert` it. Plain HTTP redirects.\n",
+            authority.display()
+        ));
+    }
     out.push_str(&format!(
         "  Architecture  {}/architecture?refresh=2\n",
         state.front_url
@@ -150,6 +160,7 @@ mod tests {
             boot_id: None,
             error: None,
             front_url: "http://127.0.0.1:8080".into(),
+            authority: None,
             stats_url: Some("http://127.0.0.1:8404/".into()),
             app_database: String::new(),
             components: vec![ComponentState {

@@ -337,7 +337,14 @@ impl Stack {
             supervisor_start_time: self.start_time,
             boot_id: self.boot_id.clone(),
             error,
-            front_url: format!("http://{}", self.plan.front),
+            front_url: match self.plan.https {
+                Some(https) => format!("https://{https}"),
+                None => format!("http://{}", self.plan.front),
+            },
+            authority: self
+                .plan
+                .tls()
+                .then(|| self.plan.authority_dir().join("ca.pem")),
             stats_url: self
                 .plan
                 .admin
@@ -401,6 +408,7 @@ fn layout(plan: &Plan) -> Vec<Component> {
 /// Refuses to start when an address the plan needs is taken.
 fn check_addresses_free(plan: &Plan) -> anyhow::Result<()> {
     let mut addresses = vec![("the front door", plan.front)];
+    addresses.extend(plan.https.map(|address| ("the HTTPS front door", address)));
     addresses.extend(plan.admin.map(|address| ("HAProxy's stats page", address)));
     addresses.extend(
         plan.static_server

@@ -40,8 +40,13 @@ pub struct Plan {
     pub state_dir: PathBuf,
     /// The `million` binary the app servers run.
     pub app_binary: PathBuf,
-    /// The front door (nginx in phases 1–2, HAProxy from phase 3).
+    /// The front door (nginx in phases 1–2, HAProxy from phase 3); with
+    /// TLS, plain HTTP there only redirects to `https`.
     pub front: SocketAddr,
+    /// The front door over TLS (phase 6): HAProxy holds a certificate from
+    /// the stack's own authority, and every hop behind it that leaves a
+    /// host (app to PostgreSQL, replica to primary) is TLS too.
+    pub https: Option<SocketAddr>,
     /// nginx serving static files behind HAProxy (phase 3+).
     pub static_server: Option<SocketAddr>,
     /// HAProxy's stats page, behind a password, on an address only this
@@ -80,13 +85,16 @@ impl Plan {
                 name: "app-1".into(),
                 address: address("127.0.0.1:8000"),
             }],
-            3..=5 => Self::app_servers(3),
+            3..=6 => Self::app_servers(3),
             other => {
-                bail!("phase {other} is not available here yet: `make phase1` to `make phase5` are")
+                bail!("phase {other} is not available here yet: `make phase1` to `make phase6` are")
             }
         };
         if phase >= 5 {
             crate::tiers::require("replicas", &format!("phase {phase}"))?;
+        }
+        if phase >= 6 {
+            crate::tiers::require("cache", &format!("phase {phase}"))?;
         }
         Ok(Self {
             phase,
@@ -94,6 +102,7 @@ impl Plan {
             state_dir,
             app_binary,
             front: address("127.0.0.1:8080"),
+            https: (phase >= 6).then(|| address("127.0.0.1:8443")),
             static_server: (phase >= 3).then(|| address("127.0.0.1:8081")),
             admin: (phase >= 3).then(|| address("127.0.0.1:8404")),
             apps,
@@ -140,6 +149,19 @@ impl Plan {
         }
         self.apps = Self::app_servers(count);
         Ok(self)
+    }
+
+    /// Whether the stack speaks TLS (phase 6): at the front door, and from
+    /// the app servers and replicas to PostgreSQL.
+    pub fn tls(&self) -> bool {
+        self.https.is_some()
+    }
+
+    /// Where the stack's certificate authority is kept: beside the state
+    /// folder, so that `make phase-clean` keeps it and a browser told to
+    /// trust it goes on trusting the stack.
+    pub fn authority_dir(&self) -> PathBuf {
+        self.project_dir.join(".million").join("ca")
     }
 
     /// Whether HAProxy is the front door: it is whenever static files have

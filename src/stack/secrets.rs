@@ -26,6 +26,9 @@ pub struct Secrets {
     /// Password of HAProxy's stats page (user `admin`), phase 3+.
     #[serde(default)]
     pub stats_password: String,
+    /// Password of the app servers' Redis account (phase 6).
+    #[serde(default)]
+    pub redis_password: String,
 }
 
 impl Secrets {
@@ -40,6 +43,7 @@ impl Secrets {
                 for secret in [
                     &mut secrets.replication_password,
                     &mut secrets.stats_password,
+                    &mut secrets.redis_password,
                 ] {
                     if secret.is_empty() {
                         *secret = fresh_secret();
@@ -68,6 +72,7 @@ impl Secrets {
             session_secret: fresh_secret(),
             replication_password: fresh_secret(),
             stats_password: fresh_secret(),
+            redis_password: fresh_secret(),
         };
         write_private(&path, &serde_json::to_vec_pretty(&secrets)?)?;
         Ok(secrets)

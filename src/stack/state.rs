@@ -58,6 +58,10 @@ pub struct StackState {
     /// Why start-up failed, when it did.
     pub error: Option<String>,
     pub front_url: String,
+    /// The certificate authority the front door's certificate chains to
+    /// (phase 6).
+    #[serde(default)]
+    pub authority: Option<PathBuf>,
     pub stats_url: Option<String>,
     /// How the app reaches its database, without the password (that stays
     /// in `secrets.json`).

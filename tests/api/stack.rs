@@ -39,7 +39,7 @@ fn test_plan(phase: u8) -> (Plan, tempfile::TempDir) {
     )
     .unwrap();
     let apps = match phase {
-        3..=5 => (1..=3)
+        3..=6 => (1..=3)
             .map(|n| AppServer {
                 name: format!("app-{n}"),
                 address: free_address([127, 0, 1, n]),
@@ -56,6 +56,7 @@ fn test_plan(phase: u8) -> (Plan, tempfile::TempDir) {
         state_dir: state.path().to_path_buf(),
         app_binary: PathBuf::from(env!("CARGO_BIN_EXE_million")),
         front: free_address([127, 0, 0, 1]),
+        https: (phase >= 6).then(|| free_address([127, 0, 0, 1])),
         static_server: (phase >= 3).then(|| free_address([127, 0, 0, 1])),
         admin: (phase >= 3).then(|| free_address([127, 0, 0, 1])),
         apps,
@@ -973,5 +974,163 @@ async fn phase_5_streams_to_two_replicas_reads_from_them_and_survives_losing_one
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
     }
+    stack.down().await;
+}
+
+/// What Redis at `address` answers each of `lines` with (the first line
+/// of each answer), sent one after the other on one connection.
+#[cfg(all(
+    feature = "replicas",
+    feature = "cache",
+    feature = "stateless-sessions"
+))]
+async fn redis_says(address: std::net::SocketAddr, lines: &[String]) -> Vec<String> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (read, mut write) = stream.into_split();
+    let mut read = tokio::io::BufReader::new(read);
+    let mut answers = Vec::new();
+    for line in lines {
+        write
+            .write_all(format!("{line}\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        read.read_line(&mut answer).await.unwrap();
+        answers.push(answer.trim_end().to_string());
+    }
+    answers
+}
+
+#[cfg(all(
+    feature = "replicas",
+    feature = "cache",
+    feature = "stateless-sessions"
+))]
+#[tokio::test]
+async fn phase_6_speaks_only_tls_to_browsers_and_postgresql_and_locks_redis() {
+    let (mut plan, state) = test_plan(6);
+    plan.sessions = SessionStoreKind::Cookie;
+    let http = format!("http://{}", plan.front);
+    let https = format!("https://{}", plan.https.unwrap());
+    let authority = plan.authority_dir().join("ca.pem");
+    let cache = plan.cache.unwrap();
+    let DatabasePlacement::OwnHost(primary) = plan.database.clone() else {
+        panic!("phase 6 has a database host");
+    };
+    let admin_socket = million::stack::components::postgres_dir(&plan)
+        .unwrap()
+        .join("run");
+    let stack = Stack::up(plan).await.unwrap();
+    assert_least_privilege(&stack);
+    let secrets = million::stack::secrets::Secrets::load_or_create(state.path()).unwrap();
+
+    // Plain HTTP only redirects, to the same page over HTTPS.
+    let redirect = client()
+        .get(format!("{http}/login?next=%2Fsettings"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirect.status(), StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(
+        redirect.headers()["location"],
+        format!("{https}/login?next=%2Fsettings").as_str()
+    );
+
+    // HTTPS with a certificate that chains to the stack's authority (the
+    // client verifies it), HSTS, and cookies only for HTTPS.
+    let page = million::tls::https_get(&format!("{https}/login"), &authority)
+        .await
+        .expect("a certificate the stack's authority vouches for");
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("strict-transport-security"),
+        Some("max-age=31536000")
+    );
+    let cookies: Vec<&str> = page.headers_named("set-cookie").collect();
+    assert!(!cookies.is_empty(), "the sign-in page sets its CSRF cookie");
+    for cookie in cookies {
+        assert!(cookie.contains("Secure"), "{cookie}");
+    }
+    let elsewhere = tempfile::tempdir().unwrap();
+    let stranger =
+        million::stack::authority::Authority::open_or_create(&elsewhere.path().join("ca")).unwrap();
+    assert!(
+        million::tls::https_get(&format!("{https}/login"), stranger.certificate())
+            .await
+            .is_err(),
+        "a client trusting another authority refuses the certificate"
+    );
+
+    // Through it all the cache tier works, with its password.
+    let first = million::tls::https_get(&format!("{https}/api/profiles/demo"), &authority)
+        .await
+        .unwrap();
+    let second = million::tls::https_get(&format!("{https}/api/profiles/demo"), &authority)
+        .await
+        .unwrap();
+    assert_eq!(first.status, 200);
+    assert_eq!(second.header("x-cache"), Some("hit"));
+
+    // Every connection to PostgreSQL from another host is TLS: the app
+    // servers' pools, the replica monitors, and the replicas streaming.
+    let (admin, connection) = tokio_postgres::connect(
+        &format!(
+            "host={} port={} user=postgres dbname=million",
+            admin_socket.display(),
+            primary.port()
+        ),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let row = admin
+        .query_one(
+            "SELECT count(*) FILTER (WHERE s.ssl), count(*) FILTER (WHERE NOT s.ssl), \
+                    count(*) FILTER (WHERE s.ssl AND a.backend_type = 'walsender') \
+             FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
+             WHERE a.client_addr IS NOT NULL",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (encrypted, plain, streaming): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+    assert!(encrypted >= 3, "encrypted connections: {encrypted}");
+    assert_eq!(plain, 0, "connections in the clear");
+    assert_eq!(streaming, 2, "both replicas stream over TLS");
+    // PostgreSQL itself refuses a connection in the clear.
+    let refused = tokio_postgres::connect(
+        &format!(
+            "host={} port={} user=million password={} dbname=million sslmode=disable",
+            primary.ip(),
+            primary.port(),
+            secrets.database_password
+        ),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .err()
+    .expect("no connection in the clear");
+    assert!(
+        format!("{refused:?}").contains("no encryption"),
+        "{refused:?}"
+    );
+
+    // Redis: the password-less default user is off, and the app's account
+    // may not run administrative commands.
+    assert!(redis_says(cache, &["PING".into()]).await[0].starts_with("-NOAUTH"));
+    let answers = redis_says(
+        cache,
+        &[
+            format!("AUTH million {}", secrets.redis_password),
+            "PING".into(),
+            "CONFIG GET maxmemory".into(),
+        ],
+    )
+    .await;
+    assert_eq!(answers[0], "+OK");
+    assert_eq!(answers[1], "+PONG");
+    assert!(answers[2].starts_with("-NOPERM"), "{}", answers[2]);
     stack.down().await;
 }

@@ -25,8 +25,12 @@ impl Server for App {
         Kind::App
     }
 
-    /// Its configuration is its environment: nothing to write.
-    fn render(&self, _plan: &Plan, _secrets: &Secrets) -> anyhow::Result<()> {
+    /// Its configuration is its environment; with TLS, it needs the
+    /// authority's certificate to verify PostgreSQL with.
+    fn render(&self, plan: &Plan, _secrets: &Secrets) -> anyhow::Result<()> {
+        if plan.tls() {
+            super::tls::trust(plan, &super::tls::app_trust_dir(plan))?;
+        }
         Ok(())
     }
 
@@ -59,6 +63,8 @@ fn start_app(plan: &Plan, secrets: &Secrets, index: usize) -> anyhow::Result<Man
         "DB_NAME",
         "DB_USER",
         "DB_PASSWORD",
+        "DB_SSLMODE",
+        "DB_SSLROOTCERT",
         "RUST_LOG",
     ] {
         command.env_remove(inherited);
@@ -107,7 +113,7 @@ fn start_app(plan: &Plan, secrets: &Secrets, index: usize) -> anyhow::Result<Man
         (
             "APP__CACHE__REDIS_URL",
             plan.cache
-                .map(|address| format!("redis://{address}"))
+                .map(|address| super::redis::redis_url(plan, secrets, address))
                 .unwrap_or_default(),
         ),
     ];
@@ -129,6 +135,9 @@ fn start_app(plan: &Plan, secrets: &Secrets, index: usize) -> anyhow::Result<Man
         plan.project_dir.join("config"),
         plan.project_dir.join("static"),
     ];
+    if plan.tls() {
+        needs.push(super::tls::app_trust_dir(plan));
+    }
     if plan.database == DatabasePlacement::SameHost {
         // Phase 1 reaches PostgreSQL over its unix socket, in a folder only
         // PostgreSQL's account may enter (its local admin is trusted there):

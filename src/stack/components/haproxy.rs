@@ -8,14 +8,15 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use nix::sys::signal::Signal;
 
-use super::{Kind, Process, Server, config_dir, http_ok, spawn, unprivileged};
+use super::{Kind, Process, Server, config_dir, http_ok, https_ok, spawn, unprivileged};
 use crate::stack::plan::Plan;
 use crate::stack::render::render_file;
 use crate::stack::secrets::Secrets;
 
-/// HAProxy listening on `address`.
+/// HAProxy listening on `address`, and with TLS on `https` (phase 6).
 pub struct Haproxy {
     pub address: SocketAddr,
+    pub https: Option<SocketAddr>,
 }
 
 impl Server for Haproxy {
@@ -25,7 +26,37 @@ impl Server for Haproxy {
 
     fn render(&self, plan: &Plan, secrets: &Secrets) -> anyhow::Result<()> {
         let conf = config_dir(plan).join("haproxy.cfg");
+        let tls = match plan.https {
+            Some(https) => {
+                // Read while HAProxy is still root, before it drops to its
+                // account: the key stays the starting account's.
+                let issued = super::tls::issue(
+                    plan,
+                    "haproxy",
+                    https.ip(),
+                    &config_dir(plan).join("tls"),
+                    None,
+                )?;
+                // To the same host name, on the HTTPS port.
+                let redirect = if https.port() == 443 {
+                    "redirect scheme https".to_string()
+                } else {
+                    format!(
+                        "redirect location https://%[req.hdr(host),field(1,:)]:{}%[capture.req.uri]",
+                        https.port()
+                    )
+                };
+                format!(
+                    "bind {https} ssl crt {}\n    \
+                     http-request {redirect} code 301 unless {{ ssl_fc }}\n    \
+                     http-response set-header Strict-Transport-Security \"max-age=31536000\" if {{ ssl_fc }}",
+                    issued.bundle.display()
+                )
+            }
+            None => "# (no TLS before phase 6)".to_string(),
+        };
         let values = vec![
+            ("TLS", tls),
             ("LISTEN", self.address.to_string()),
             (
                 "STATIC_SERVER",
@@ -85,12 +116,24 @@ impl Server for Haproxy {
         .boxed()
     }
 
-    fn probe<'a>(&'a self, _plan: &'a Plan) -> BoxFuture<'a, bool> {
-        async move { http_ok(&format!("http://{}/healthz", self.address)).await }.boxed()
+    fn probe<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, bool> {
+        async move {
+            match self.https {
+                Some(https) => {
+                    let authority = plan.authority_dir().join("ca.pem");
+                    https_ok(&format!("https://{https}/healthz"), &authority).await
+                }
+                None => http_ok(&format!("http://{}/healthz", self.address)).await,
+            }
+        }
+        .boxed()
     }
 
     fn health_url(&self) -> Option<String> {
-        Some(format!("http://{}/healthz", self.address))
+        Some(match self.https {
+            Some(https) => format!("https://{https}/healthz"),
+            None => format!("http://{}/healthz", self.address),
+        })
     }
 }
 

@@ -10,6 +10,7 @@ mod nginx;
 mod postgres;
 mod redis;
 mod replica;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -161,6 +162,7 @@ pub fn layout(plan: &Plan) -> Vec<Placed> {
                 plan.front.to_string(),
                 Arc::new(Haproxy {
                     address: plan.front,
+                    https: plan.https,
                 }),
             );
         }
@@ -339,6 +341,17 @@ pub async fn http_ok(url: &str) -> bool {
         return false;
     };
     matches!(client.get(url).send().await, Ok(response) if response.status().is_success())
+}
+
+/// Whether `url` (HTTPS) answers 200 within a second, with a certificate
+/// that chains to `authority` and names the host.
+pub async fn https_ok(url: &str, authority: &Path) -> bool {
+    let answer = tokio::time::timeout(
+        Duration::from_secs(1),
+        crate::tls::https_get(url, authority),
+    )
+    .await;
+    matches!(answer, Ok(Ok(answer)) if (200..300).contains(&answer.status))
 }
 
 /// Whether something already listens on `address` (another stack, or `make run`).

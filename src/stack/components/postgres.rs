@@ -35,6 +35,10 @@ impl Server for Primary {
 
     fn render(&self, plan: &Plan, _secrets: &Secrets) -> anyhow::Result<()> {
         let (listen, port) = postgres_endpoint(plan);
+        if plan.tls() {
+            // What the app servers (and the runner, migrating) verify it with.
+            super::tls::trust(plan, &super::tls::app_trust_dir(plan))?;
+        }
         PostgresNode::new("postgres", &plan.state_dir, listen, port).render(plan)
     }
 
@@ -92,12 +96,43 @@ impl<'a> PostgresNode<'a> {
         )
     }
 
+    /// Where this server's certificate, key and copy of the authority's
+    /// certificate live (phase 6): beside its data, where its account reaches.
+    pub(super) fn tls_dir(&self) -> anyhow::Result<PathBuf> {
+        Ok(postgres_location(self.state_dir)?.0.join("tls"))
+    }
+
+    /// `postgresql.conf`'s TLS settings and `pg_hba.conf`'s connection type
+    /// for other hosts: TLS only in phase 6, with a new certificate for this
+    /// server's address.
+    fn tls(&self, plan: &Plan) -> anyhow::Result<(String, &'static str)> {
+        if !plan.tls() || self.listen.is_empty() {
+            return Ok(("ssl = off".to_string(), "host"));
+        }
+        let address = self
+            .listen
+            .parse()
+            .with_context(|| format!("{}: `{}` is not an address", self.name, self.listen))?;
+        let dir = self.tls_dir()?;
+        let owner = crate::db::embedded::service_user()?;
+        let issued = super::tls::issue(plan, self.name, address, &dir, owner.as_ref())?;
+        // A replica verifies its primary with it.
+        super::tls::trust(plan, &dir)?;
+        let settings = format!(
+            "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\nssl_min_protocol_version = 'TLSv1.2'",
+            issued.certificate.display(),
+            issued.key.display()
+        );
+        Ok((settings, "hostssl"))
+    }
+
     /// Renders `deploy/postgres/*.conf` for this server.
     pub(super) fn render(&self, plan: &Plan) -> anyhow::Result<()> {
         let (dir, shared) = postgres_location(self.state_dir)?;
         if shared {
             crate::db::shared_dir::claim(&dir)?;
         }
+        let (tls_settings, other_hosts) = self.tls(plan)?;
         let tuning = Tuning::for_machine(plan.machine, MAX_CONNECTIONS);
         let socket_dir = dir.join("run");
         let (conf, hba) = self.config_files(plan);
@@ -140,6 +175,8 @@ impl<'a> PostgresNode<'a> {
             // whichever 127.x address it goes to.
             ("APP_HOSTS", "127.0.0.1/32".to_string()),
             ("REPLICA_HOSTS", "127.0.0.1/32".to_string()),
+            ("TLS", tls_settings),
+            ("HOST", other_hosts.to_string()),
         ];
         let deploy = plan.project_dir.join("deploy/postgres");
         render_file(&deploy.join("postgresql.conf"), &conf, &values)?;
@@ -258,13 +295,26 @@ pub fn database_env(plan: &Plan, secrets: &Secrets) -> anyhow::Result<Vec<(&'sta
                 secrets.database_password
             ),
         )],
-        DatabasePlacement::OwnHost(address) => vec![
-            ("DB_HOST", address.ip().to_string()),
-            ("DB_PORT", address.port().to_string()),
-            ("DB_NAME", DATABASE.to_string()),
-            ("DB_USER", APP_ROLE.to_string()),
-            ("DB_PASSWORD", secrets.database_password.clone()),
-        ],
+        DatabasePlacement::OwnHost(address) => {
+            let mut env = vec![
+                ("DB_HOST", address.ip().to_string()),
+                ("DB_PORT", address.port().to_string()),
+                ("DB_NAME", DATABASE.to_string()),
+                ("DB_USER", APP_ROLE.to_string()),
+                ("DB_PASSWORD", secrets.database_password.clone()),
+            ];
+            if plan.tls() {
+                env.push(("DB_SSLMODE", "verify-full".to_string()));
+                env.push((
+                    "DB_SSLROOTCERT",
+                    super::tls::app_trust_dir(plan)
+                        .join("ca.pem")
+                        .display()
+                        .to_string(),
+                ));
+            }
+            env
+        }
     })
 }
 

@@ -23,12 +23,23 @@ impl Server for Redis {
         Kind::Redis
     }
 
-    fn render(&self, plan: &Plan, _secrets: &Secrets) -> anyhow::Result<()> {
+    fn render(&self, plan: &Plan, secrets: &Secrets) -> anyhow::Result<()> {
         let address = self.address;
         let data = plan.state_dir.join("redis");
         std::fs::create_dir_all(&data)?;
         let conf = config_dir(plan).join("redis.conf");
+        let access = if plan.tls() {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(secrets.redis_password.as_bytes());
+            let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+            format!(
+                "user default off\nuser {ACCOUNT} on #{hex} ~million:* &million:* +@all -@admin -@dangerous"
+            )
+        } else {
+            "# (before phase 6: no password; the private address is the only guard)".to_string()
+        };
         let values = vec![
+            ("ACCESS", access),
             ("BIND", address.ip().to_string()),
             ("PORT", address.port().to_string()),
             ("DATA_DIR", data.display().to_string()),
@@ -71,20 +82,51 @@ impl Server for Redis {
         .boxed()
     }
 
-    fn probe<'a>(&'a self, _plan: &'a Plan) -> BoxFuture<'a, bool> {
-        async move { redis_ok(self.address).await }.boxed()
+    fn probe<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, bool> {
+        async move {
+            let secrets = Secrets::load_or_create(&plan.state_dir).ok();
+            let password = secrets
+                .as_ref()
+                .filter(|_| plan.tls())
+                .map(|secrets| secrets.redis_password.as_str());
+            redis_ok(self.address, password).await
+        }
+        .boxed()
     }
 }
 
-/// Whether Redis at `address` answers PING.
-pub async fn redis_ok(address: SocketAddr) -> bool {
+/// The account the app servers use in Redis (phase 6).
+pub const ACCOUNT: &str = "million";
+
+/// The URL the app servers reach Redis at: with the account and password
+/// from phase 6.
+pub fn redis_url(plan: &Plan, secrets: &Secrets, address: SocketAddr) -> String {
+    if plan.tls() {
+        format!("redis://{ACCOUNT}:{}@{address}", secrets.redis_password)
+    } else {
+        format!("redis://{address}")
+    }
+}
+
+/// Whether Redis at `address` answers PING (signing in as [`ACCOUNT`] with
+/// `password` first, if given).
+pub async fn redis_ok(address: SocketAddr, password: Option<&str>) -> bool {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let attempt = async {
         let mut stream = tokio::net::TcpStream::connect(address).await.ok()?;
+        let mut expected = Vec::new();
+        if let Some(password) = password {
+            stream
+                .write_all(format!("AUTH {ACCOUNT} {password}\r\n").as_bytes())
+                .await
+                .ok()?;
+            expected.extend_from_slice(b"+OK\r\n");
+        }
         stream.write_all(b"PING\r\n").await.ok()?;
-        let mut reply = [0u8; 7];
+        expected.extend_from_slice(b"+PONG\r\n");
+        let mut reply = vec![0u8; expected.len()];
         stream.read_exact(&mut reply).await.ok()?;
-        Some(&reply == b"+PONG\r\n")
+        Some(reply == expected)
     };
     matches!(
         tokio::time::timeout(Duration::from_secs(1), attempt).await,

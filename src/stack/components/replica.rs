@@ -65,12 +65,31 @@ impl Server for Replica {
             };
             let name = replica_name(self.index);
             let state_dir = plan.state_dir.join(&name);
-            let config = self.node(plan, &name, &state_dir)?.config(plan)?;
-            let source = format!(
+            let node = self.node(plan, &name, &state_dir)?;
+            let config = node.config(plan)?;
+            let mut source = format!(
                 "host={} port={} user={REPLICATION_ROLE} application_name={name}",
                 primary.ip(),
                 primary.port(),
             );
+            if plan.tls() {
+                // `pg_basebackup -R` keeps these in `primary_conninfo`: the
+                // replica streams over TLS and verifies its primary.
+                source.push_str(&format!(
+                    " sslmode=verify-full sslrootcert={}",
+                    node.tls_dir()?.join("ca.pem").display()
+                ));
+            }
+            // A clone made for another phase streams the other way (in the
+            // clear, or over TLS to a primary without it): clone it again.
+            let auto_conf = config.data_dir.join("postgresql.auto.conf");
+            if let Ok(text) = std::fs::read_to_string(&auto_conf)
+                // `sslmode='verify-full'`, quoted or not.
+                && text.contains("verify-full") != plan.tls()
+            {
+                tracing::warn!("{name} was cloned for another phase's TLS: cloning it again");
+                let _ = std::fs::remove_file(config.data_dir.join("standby.signal"));
+            }
             let server = PostgresServer::start_replica(
                 &binaries,
                 config,

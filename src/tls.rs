@@ -1,0 +1,123 @@
+//! TLS client settings that trust one certificate authority: the stack's
+//! own (phase 6), or whichever a deployment names (`sslrootcert`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+/// A rustls client that accepts only servers whose certificate chains to a
+/// certificate in `authority` (a PEM file) and names the host connected to.
+pub fn client_config(authority: &Path) -> anyhow::Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    let certificates = CertificateDer::pem_file_iter(authority)
+        .with_context(|| format!("reading {}", authority.display()))?;
+    for certificate in certificates {
+        let certificate =
+            certificate.with_context(|| format!("{} is not PEM", authority.display()))?;
+        roots
+            .add(certificate)
+            .with_context(|| format!("a certificate in {} is unusable", authority.display()))?;
+    }
+    if roots.is_empty() {
+        bail!("{} holds no certificate", authority.display());
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS settings")?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// An answer to [`https_get`].
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    /// Header names in lower case, in the order received.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    /// The first header named `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Every header named `name` (lower case).
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.headers
+            .iter()
+            .filter(move |(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// `GET url` over HTTPS, verifying the server against `authority`: the
+/// stack's health probe, and `million load`'s look at the site it is about
+/// to load. HTTP/1.0 with the connection closed after the answer, so the
+/// body is whatever comes before the close.
+pub async fn https_get(url: &str, authority: &Path) -> anyhow::Result<Answer> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url
+        .strip_prefix("https://")
+        .with_context(|| format!("{url} is not an https:// address"))?;
+    let (host_port, path) = match rest.find('/') {
+        Some(slash) => (&rest[..slash], &rest[slash..]),
+        None => (rest, "/"),
+    };
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse::<u16>().context("the port")?),
+        None => (host_port, 443),
+    };
+    let name = rustls_pki_types::ServerName::try_from(host.to_string())
+        .with_context(|| format!("`{host}` is not a host name"))?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config(authority)?));
+    let tcp = tokio::net::TcpStream::connect((host, port))
+        .await
+        .with_context(|| format!("connecting to {host_port}"))?;
+    let mut tls = connector
+        .connect(name, tcp)
+        .await
+        .with_context(|| format!("TLS with {host_port}"))?;
+    let request = format!(
+        "GET {path} HTTP/1.0\r\nHost: {host_port}\r\nUser-Agent: million\r\nAccept: */*\r\n\r\n"
+    );
+    tls.write_all(request.as_bytes()).await?;
+    let mut raw = Vec::new();
+    // A server that closes without TLS's close_notify still sent its answer.
+    if let Err(error) = tls.read_to_end(&mut raw).await
+        && raw.is_empty()
+    {
+        return Err(error).context("reading the answer");
+    }
+    parse_answer(&raw)
+}
+
+fn parse_answer(raw: &[u8]) -> anyhow::Result<Answer> {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .context("an answer without headers")?;
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|code| code.parse().ok())
+        .context("an answer without a status")?;
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_lowercase(), value.trim().to_string()))
+        .collect();
+    Ok(Answer {
+        status,
+        headers,
+        body: body.to_string(),
+    })
+}
