@@ -212,6 +212,9 @@ async fn report_headers(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let api = request.path().starts_with("/api/");
+    // The read-your-writes cookie is `Secure` whenever the client came over
+    // HTTPS, as the session's is.
+    let https = crate::client::ClientInfo::of(request.request()).https;
     let state = request.app_data::<web::Data<AppState>>().cloned();
     let read_after = read_after(&request).filter(|position| {
         state
@@ -246,6 +249,7 @@ async fn report_headers(
                 .path("/")
                 .http_only(true)
                 .same_site(actix_web::cookie::SameSite::Lax)
+                .secure(https)
                 .max_age(actix_web::cookie::time::Duration::seconds(ttl as i64))
                 .finish();
             let _ = response.response_mut().add_cookie(&cookie);

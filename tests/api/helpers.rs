@@ -559,6 +559,26 @@ impl Browser {
     }
 
     /// Posts exactly `fields`, token or not.
+    /// [`Self::submit`] with extra request headers.
+    pub async fn submit_with(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let token = self.csrf_token().await;
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", &token)];
+        form.extend_from_slice(fields);
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .form(&form);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        to_page(request.send().await.expect("posting a form")).await
+    }
+
     pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Page {
         let response = self
             .client

@@ -18,6 +18,8 @@ async fn app_on(cluster: &ReplicatedCluster, max_lag_ms: u64) -> TestApp {
         settings.replicas.hosts = hosts;
         settings.replicas.check_interval_ms = 200;
         settings.replicas.max_lag_ms = max_lag_ms;
+        // As behind a load balancer that ends TLS.
+        settings.application.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     })
     .await;
     let started = Instant::now();
@@ -215,8 +217,42 @@ async fn an_author_reads_their_own_write_while_replay_is_paused_and_others_stay_
         .await;
     let page = browser.get("/article/paged-ink").await;
     let stranger = app.browser().get("/article/paged-ink").await;
+    // Over HTTPS (as the load balancer says), the cookie is `Secure`.
+    let over_https = browser
+        .submit_with(
+            "/editor",
+            &[
+                ("title", "Sealed ink"),
+                ("description", "d"),
+                ("body", "b"),
+                ("tags", ""),
+            ],
+            &[("X-Forwarded-Proto", "https")],
+        )
+        .await;
+    let read_after = |page: &crate::helpers::Page| {
+        page.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find(|cookie| cookie.starts_with("million_read_after="))
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
 
     assert_eq!(posted.status, StatusCode::SEE_OTHER);
+    assert!(!read_after(&posted).is_empty(), "the cookie is set");
+    assert!(
+        !read_after(&posted).contains("Secure"),
+        "{}",
+        read_after(&posted)
+    );
+    assert_eq!(over_https.status, StatusCode::SEE_OTHER);
+    assert!(
+        read_after(&over_https).contains("Secure"),
+        "{}",
+        read_after(&over_https)
+    );
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(page.text_of(".article-banner h1"), "Paged ink");
     assert_eq!(stranger.status, StatusCode::NOT_FOUND);
