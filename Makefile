@@ -18,8 +18,8 @@ deps: ## Install the system packages the app needs (PostgreSQL)
 	@scripts/ensure-packages postgresql
 
 .PHONY: test-deps
-test-deps: deps node_modules/.package-lock.json ## Install what the tests need (Chromium, chromedriver, nginx, HAProxy, Redis; axe-core from npm)
-	@scripts/ensure-packages chromium chromium-driver nginx haproxy redis-server
+test-deps: deps node_modules/.package-lock.json ## Install what the tests need (Chromium, chromedriver, nginx, HAProxy, Redis, iproute2 and nftables; axe-core from npm)
+	@scripts/ensure-packages chromium chromium-driver nginx haproxy redis-server iproute2 nftables
 
 # axe-core, the accessibility checker the browser test runs in every page,
 # pinned in package.json and package-lock.json. Installed again only when
@@ -67,7 +67,7 @@ CONTROL_BIN = $(or $(wildcard $(RELEASE_BIN)),$(wildcard $(TIERS_BIN)),$(RELEASE
 
 .PHONY: phase-deps
 phase-deps: deps ## Install nginx, HAProxy, Redis and wrk for the phases
-	@scripts/ensure-packages nginx haproxy redis-server wrk
+	@scripts/ensure-packages nginx haproxy redis-server wrk iproute2 nftables
 
 .PHONY: build-tiers
 build-tiers: deps ## Build the binary with every tier (stateless-sessions, cache, replicas) for phases 3+

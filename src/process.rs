@@ -66,6 +66,9 @@ pub struct ChildOptions<'a> {
     pub run_as: Option<&'a User>,
     /// Signal the kernel sends the child if we die without stopping it.
     pub on_parent_death: Signal,
+    /// Run it inside this network namespace (`/run/netns/…`): a host of
+    /// its own (phase 6).
+    pub netns: Option<&'a Path>,
 }
 
 /// Makes `command` run as `user`: its ids (the standard library drops the
@@ -81,6 +84,52 @@ pub fn run_as(command: &mut Command, user: &User) {
         .env("LOGNAME", &user.name);
 }
 
+/// Makes `command` run inside the network namespace `netns` (a host of its
+/// own, phase 6) and as `user`. Entering a namespace takes privileges the
+/// account gives up, so with a namespace the child enters it first and then
+/// becomes `user` itself, between fork and exec. The returned file is the
+/// namespace's: keep it open until the command has been spawned.
+pub fn place(
+    command: &mut Command,
+    netns: Option<&Path>,
+    user: Option<&User>,
+) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(path) = netns else {
+        if let Some(user) = user {
+            run_as(command, user);
+        }
+        return Ok(None);
+    };
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("opening the network namespace {}", path.display()))?;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+    let identity = user.map(|user| {
+        command
+            .env("HOME", &user.dir)
+            .env("USER", &user.name)
+            .env("LOGNAME", &user.name);
+        (user.uid.as_raw(), user.gid.as_raw())
+    });
+    // SAFETY: only async-signal-safe system calls (setns, setgroups,
+    // setgid, setuid) between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if let Some((uid, gid)) = identity
+                && (libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setgid(gid) != 0
+                    || libc::setuid(uid) != 0)
+            {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Ok(Some(file))
+}
+
 impl ManagedChild {
     /// Starts `command` and returns once it has been started.
     pub fn spawn(mut command: Command, options: ChildOptions<'_>) -> anyhow::Result<Self> {
@@ -91,9 +140,7 @@ impl ManagedChild {
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log_err))
             .process_group(0);
-        if let Some(user) = options.run_as {
-            run_as(&mut command, user);
-        }
+        let netns = place(&mut command, options.netns, options.run_as)?;
         let parent = std::process::id();
         let death_signal = options.on_parent_death;
         // SAFETY: the closure only makes async-signal-safe system calls (prctl, getppid, _exit).
@@ -119,7 +166,10 @@ impl ManagedChild {
         std::thread::Builder::new()
             .name(format!("child-{}", options.name))
             .spawn(move || {
-                let mut child = match command.spawn() {
+                let spawned = command.spawn();
+                // The child has entered the namespace (or failed to).
+                drop(netns);
+                let mut child = match spawned {
                     Ok(child) => child,
                     Err(error) => {
                         let _ = started_tx.send(Err(error));
@@ -353,6 +403,7 @@ mod tests {
                 log_file: &log,
                 run_as: None,
                 on_parent_death: Signal::SIGTERM,
+                netns: None,
             },
         )
         .unwrap();
@@ -379,6 +430,7 @@ mod tests {
                 log_file: &dir.path().join("x.log"),
                 run_as: None,
                 on_parent_death: Signal::SIGTERM,
+                netns: None,
             },
         )
         .unwrap_err();
@@ -395,6 +447,7 @@ mod tests {
                 log_file: log,
                 run_as: None,
                 on_parent_death: Signal::SIGTERM,
+                netns: None,
             },
         )
         .unwrap()
@@ -469,6 +522,7 @@ mod tests {
                 log_file: &log,
                 run_as: None,
                 on_parent_death: Signal::SIGTERM,
+                netns: None,
             },
         )
         .unwrap_err();

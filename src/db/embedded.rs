@@ -102,6 +102,8 @@ pub struct ClusterConfig {
     pub settings: Vec<(String, String)>,
     /// Where the server's log goes.
     pub log_file: PathBuf,
+    /// The network namespace it runs in: a host of its own (phase 6).
+    pub netns: Option<PathBuf>,
 }
 
 /// A PostgreSQL server started by us.
@@ -168,6 +170,7 @@ impl PostgresServer {
                 run_as: run_as.as_ref(),
                 // A fast shutdown: disconnect clients, checkpoint, exit.
                 on_parent_death: Signal::SIGINT,
+                netns: config.netns.as_deref(),
             },
         )?;
         let server = Self { child, config };
@@ -206,13 +209,14 @@ impl PostgresServer {
             let (binaries, source) = (binaries.clone(), source.to_string());
             let password = password.map(str::to_string);
             let user = run_as.clone();
+            let netns = config.netns.clone();
             tokio::task::spawn_blocking(move || {
                 base_backup(
                     &binaries,
                     &data_dir,
                     &source,
                     password.as_deref(),
-                    user.as_ref(),
+                    (user.as_ref(), netns.as_deref()),
                 )
             })
             .await
@@ -375,9 +379,12 @@ fn base_backup(
     data_dir: &Path,
     source: &str,
     password: Option<&str>,
-    run_as: Option<&User>,
+    (run_as, netns): (Option<&User>, Option<&Path>),
 ) -> anyhow::Result<()> {
     let mut command = Command::new(binaries.program("pg_basebackup"));
+    // From the replica's own host, which the primary admits, as PostgreSQL's
+    // account.
+    let _namespace = crate::process::place(&mut command, netns, run_as)?;
     if let Some(password) = password {
         command.env("PGPASSWORD", password);
     }
@@ -395,9 +402,6 @@ fn base_backup(
             source,
         ])
         .current_dir("/");
-    if let Some(user) = run_as {
-        crate::process::run_as(&mut command, user);
-    }
     let output = command
         .output()
         .with_context(|| format!("running {}", binaries.program("pg_basebackup").display()))?;

@@ -35,6 +35,7 @@ impl LocalDatabase {
                 throwaway: false,
                 settings: Vec::new(),
                 log_file: dir.join("postgres.log"),
+                netns: None,
             },
         )
         .await

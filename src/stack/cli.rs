@@ -337,9 +337,16 @@ async fn status(project: &Path) -> anyhow::Result<()> {
         let health = match (&component.health_url, alive) {
             (_, false) => "-".to_string(),
             (Some(url), true) => {
-                let healthy = match &state.authority {
-                    Some(authority) if url.starts_with("https://") => {
+                let inside = url
+                    .strip_prefix("http://")
+                    .and_then(|rest| rest.split_once('/'))
+                    .and_then(|(address, path)| Some((address.parse().ok()?, format!("/{path}"))));
+                let healthy = match (&state.authority, &component.netns, inside) {
+                    (Some(authority), _, _) if url.starts_with("https://") => {
                         super::components::https_ok(url, authority).await
+                    }
+                    (_, Some(netns), Some((address, path))) => {
+                        super::network::http_status(Some(netns), address, &path).await == Some(200)
                     }
                     _ => http_ok(url).await,
                 };
@@ -550,6 +557,8 @@ mod tests {
             error: None,
             front_url: "http://127.0.0.1:8080".into(),
             authority: None,
+            firewall: Vec::new(),
+            unsegmented: None,
             stats_url: None,
             app_database: String::new(),
             components: components
@@ -563,6 +572,7 @@ mod tests {
                     log: dir.join("logs").join(format!("{name}.log")),
                     health_url: None,
                     condition: "up".into(),
+                    netns: None,
                 })
                 .collect(),
         }

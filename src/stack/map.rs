@@ -87,6 +87,20 @@ pub fn map(state: &StackState) -> String {
         out.push_str(&format!("  Logs          {}/\n", log.display()));
     }
     out.push_str("  Status        make phase-status\n");
+    if !state.firewall.is_empty() {
+        out.push_str(
+            "\nSecurity groups (a network namespace per host, nftables in each; all else dropped):\n",
+        );
+        for rule in &state.firewall {
+            out.push_str(&format!("  {rule}\n"));
+        }
+    }
+    if let Some(reason) = &state.unsegmented {
+        out.push_str(&format!(
+            "\nNetwork segmentation is NOT enforced: {reason}. Every host is a loopback address\n\
+             that anything on this machine can reach.\n"
+        ));
+    }
     out.push_str("\nBreak something on purpose:\n");
     if balanced {
         out.push_str(
@@ -161,6 +175,8 @@ mod tests {
             error: None,
             front_url: "http://127.0.0.1:8080".into(),
             authority: None,
+            firewall: Vec::new(),
+            unsegmented: None,
             stats_url: Some("http://127.0.0.1:8404/".into()),
             app_database: String::new(),
             components: vec![ComponentState {
@@ -172,6 +188,7 @@ mod tests {
                 log: "/tmp/logs/haproxy.log".into(),
                 health_url: None,
                 condition: "up".into(),
+                netns: None,
             }],
         };
         let text = map(&state);

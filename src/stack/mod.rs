@@ -12,6 +12,7 @@ pub mod authority;
 pub mod cli;
 pub mod components;
 mod map;
+pub mod network;
 pub mod pgtune;
 pub mod plan;
 pub mod render;
@@ -121,6 +122,25 @@ impl Stack {
             stack.plan.phase,
             stack.plan.state_dir.display()
         ));
+        if let Some(reason) = &stack.plan.unsegmented {
+            stack.say(&format!(
+                "  Network segmentation is NOT enforced: {reason}. Every host is a loopback \
+                 address that anything on this machine can reach; PostgreSQL and Redis are \
+                 guarded by their passwords and TLS alone. The rest of the phase runs."
+            ));
+        }
+        if let Some(network) = &stack.plan.network {
+            stack.say(&format!(
+                "  network   10.60.{}.0/24: a namespace per host on bridge {}br, nftables in each",
+                network.subnet, network.prefix
+            ));
+            if let Err(error) = network::up(&stack.plan) {
+                network::down(&stack.plan);
+                stack.status = Status::Failed;
+                stack.save_state(Some(format!("{error:#}")));
+                return Err(error.context("segmenting the network"));
+            }
+        }
         for index in 0..stack.components.len() {
             if let Err(error) = stack.start_index(index).await {
                 stack.status = Status::Failed;
@@ -315,6 +335,7 @@ impl Stack {
         self.save_state(None);
         self.say("Stopping…");
         self.stop_all().await;
+        network::down(&self.plan);
         self.status = Status::Stopped;
         self.save_state(None);
         self.say("Stopped. Data stays in the state folder; `make phase-clean` removes it.");
@@ -338,6 +359,7 @@ impl Stack {
             boot_id: self.boot_id.clone(),
             error,
             front_url: match self.plan.https {
+                Some(https) if https.port() == 443 => format!("https://{}", https.ip()),
                 Some(https) => format!("https://{https}"),
                 None => format!("http://{}", self.plan.front),
             },
@@ -345,6 +367,12 @@ impl Stack {
                 .plan
                 .tls()
                 .then(|| self.plan.authority_dir().join("ca.pem")),
+            firewall: if self.plan.network.is_some() {
+                network::table(&self.plan)
+            } else {
+                Vec::new()
+            },
+            unsegmented: self.plan.unsegmented.clone(),
             stats_url: self
                 .plan
                 .admin
@@ -365,6 +393,11 @@ impl Stack {
                     log: components::log_file(&self.plan, &component.name),
                     health_url: component.server.health_url(),
                     condition: component.condition(),
+                    netns: component
+                        .address
+                        .parse::<std::net::SocketAddr>()
+                        .ok()
+                        .and_then(|address| self.plan.namespace_of(address.ip())),
                 })
                 .collect(),
         }
@@ -386,6 +419,7 @@ impl Drop for Stack {
                 process.stop_blocking(Duration::from_secs(15));
             }
         }
+        network::down(&self.plan);
     }
 }
 
@@ -427,6 +461,10 @@ fn check_addresses_free(plan: &Plan) -> anyhow::Result<()> {
         addresses.push(("Redis", address));
     }
     for (what, address) in addresses {
+        // A host with a namespace of its own has every port to itself.
+        if plan.namespace_of(address.ip()).is_some() {
+            continue;
+        }
         if components::in_use(address) {
             bail!(
                 "{address} (for {what}) is already in use: is another stack or `make run` running? \

@@ -12,6 +12,7 @@ use anyhow::bail;
 
 use crate::settings::SessionStoreKind;
 
+use super::network::Network;
 use super::pgtune::Machine;
 
 /// Where the database listens.
@@ -68,6 +69,11 @@ pub struct Plan {
     pub start_timeout: Duration,
     /// Print progress lines.
     pub verbose: bool,
+    /// Each host in a network namespace of its own, behind nftables rules
+    /// (phase 6, as root); `None`: every host on a loopback address.
+    pub network: Option<Network>,
+    /// Why the hosts are not segmented although the phase asks for it.
+    pub unsegmented: Option<String>,
 }
 
 fn address(text: &str) -> SocketAddr {
@@ -126,7 +132,64 @@ impl Plan {
             restart_delay: Duration::from_secs(10),
             start_timeout: Duration::from_secs(60),
             verbose: true,
-        })
+            network: None,
+            unsegmented: None,
+        }
+        .segmented_from(6))
+    }
+
+    /// From phase `from` on, each host in a network namespace of its own
+    /// where this machine allows it; otherwise the reason is kept, to be
+    /// said, and the hosts stay on loopback addresses.
+    pub fn segmented_from(self, from: u8) -> Self {
+        if self.phase < from {
+            return self;
+        }
+        match super::network::unavailable() {
+            Some(reason) => Self {
+                unsegmented: Some(reason),
+                ..self
+            },
+            None => {
+                let network = Network::for_state_dir(&self.state_dir);
+                self.in_network(network)
+            }
+        }
+    }
+
+    /// The same topology with each host in `network`: the load balancer at
+    /// `.2` (80, 443, stats on 8404), static files at `.3`, app servers from
+    /// `.11`, PostgreSQL at `.21` and its replicas from `.22`, Redis at `.31`,
+    /// each on its standard port (a namespace has every port to itself).
+    pub fn in_network(mut self, network: Network) -> Self {
+        let at = |n: u8, port: u16| SocketAddr::from((network.address(n), port));
+        self.front = at(2, 80);
+        self.https = self.https.map(|_| at(2, 443));
+        self.admin = self.admin.map(|_| at(2, 8404));
+        self.static_server = self.static_server.map(|_| at(3, 80));
+        for (index, app) in self.apps.iter_mut().enumerate() {
+            app.address = at(11 + index as u8, 8000);
+        }
+        if let DatabasePlacement::OwnHost(address) = &mut self.database {
+            *address = at(21, 5432);
+        }
+        for (index, replica) in self.replicas.iter_mut().enumerate() {
+            *replica = at(22 + index as u8, 5432);
+        }
+        self.cache = self.cache.map(|_| at(31, 6379));
+        self.network = Some(network);
+        self.unsegmented = None;
+        self
+    }
+
+    /// [`Self::namespace_of`] for a host written as text (`""` for none).
+    pub fn namespace_of_host(&self, host: &str) -> Option<PathBuf> {
+        self.namespace_of(host.parse().ok()?)
+    }
+
+    /// The network namespace of the host at `address`, when hosts have them.
+    pub fn namespace_of(&self, address: std::net::IpAddr) -> Option<PathBuf> {
+        self.network.as_ref()?.namespace_of(address)
     }
 
     /// `count` app servers at 127.0.1.1, 127.0.1.2, … port 8000.
@@ -148,7 +211,13 @@ impl Plan {
             bail!("APPS={count}: between 1 and 64 app servers");
         }
         self.apps = Self::app_servers(count);
-        Ok(self)
+        if !(1..=10).contains(&count) && self.network.is_some() {
+            bail!("APPS={count}: at most 10 app servers when each host has a namespace of its own");
+        }
+        Ok(match self.network.clone() {
+            Some(network) => self.in_network(network),
+            None => self,
+        })
     }
 
     /// Whether the stack speaks TLS (phase 6): at the front door, and from

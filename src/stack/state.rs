@@ -38,6 +38,10 @@ pub struct ComponentState {
     pub health_url: Option<String>,
     /// `up`, `down (restarting in 10 s)`, `stopped`, …
     pub condition: String,
+    /// The network namespace of its host (phase 6, as root): its health is
+    /// asked from in there, since its peers alone may reach it.
+    #[serde(default)]
+    pub netns: Option<PathBuf>,
 }
 
 /// The whole stack as last written by its supervisor.
@@ -62,6 +66,13 @@ pub struct StackState {
     /// (phase 6).
     #[serde(default)]
     pub authority: Option<PathBuf>,
+    /// The security groups, one line per rule, where the hosts have network
+    /// namespaces and nftables enforces them.
+    #[serde(default)]
+    pub firewall: Vec<String>,
+    /// Why the hosts are not segmented although the phase asks for it.
+    #[serde(default)]
+    pub unsegmented: Option<String>,
     pub stats_url: Option<String>,
     /// How the app reaches its database, without the password (that stays
     /// in `secrets.json`).

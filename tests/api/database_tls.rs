@@ -62,6 +62,7 @@ impl TlsPostgres {
                     ("ssl_key_file".to_string(), issued.key.display().to_string()),
                 ],
                 log_file: dir.path().join("postgres.log"),
+                netns: None,
             },
         )
         .await
@@ -148,8 +149,7 @@ async fn a_server_without_tls_or_with_a_certificate_from_elsewhere_is_refused() 
         .unwrap()
         .client()
         .await
-        .err()
-        .expect("a certificate from another authority is refused")
+        .expect_err("a certificate from another authority is refused")
         .to_string();
     let without_tls = format!(
         "{} sslmode=verify-full sslrootcert={}",
@@ -160,8 +160,7 @@ async fn a_server_without_tls_or_with_a_certificate_from_elsewhere_is_refused() 
         .unwrap()
         .client()
         .await
-        .err()
-        .expect("a server without TLS is refused")
+        .expect_err("a server without TLS is refused")
         .to_string();
     // As `million serve` starts by default: migrating first.
     let mut settings = crate::helpers::test_settings(&plain);

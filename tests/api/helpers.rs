@@ -88,6 +88,7 @@ async fn start_native() -> TestCluster {
         throwaway: true,
         settings: vec![("max_connections".to_string(), "300".to_string())],
         log_file: dir.path().join("postgres.log"),
+        netns: None,
     };
     let server = PostgresServer::start(&binaries, config)
         .await
@@ -560,6 +561,7 @@ impl Browser {
 
     /// Posts exactly `fields`, token or not.
     /// [`Self::submit`] with extra request headers.
+    #[cfg(feature = "replicas")]
     pub async fn submit_with(
         &self,
         path: &str,
@@ -711,6 +713,7 @@ impl TestRedis {
                 log_file: &self.dir.path().join("redis.log"),
                 run_as: None,
                 on_parent_death: nix::sys::signal::Signal::SIGTERM,
+                netns: None,
             },
         )
         .expect("starting redis-server");
@@ -794,6 +797,7 @@ impl ReplicatedCluster {
             throwaway: true,
             settings: Vec::new(),
             log_file: dir.path().join(format!("{name}.log")),
+            netns: None,
         };
         let primary_port = free_port();
         let primary = PostgresServer::start(&binaries, node("primary", primary_port))

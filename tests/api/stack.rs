@@ -79,6 +79,8 @@ fn test_plan(phase: u8) -> (Plan, tempfile::TempDir) {
         restart_delay: Duration::from_secs(3600),
         start_timeout: Duration::from_secs(90),
         verbose: false,
+        network: None,
+        unsegmented: None,
     };
     (plan, state)
 }
@@ -978,15 +980,22 @@ async fn phase_5_streams_to_two_replicas_reads_from_them_and_survives_losing_one
 }
 
 /// What Redis at `address` answers each of `lines` with (the first line
-/// of each answer), sent one after the other on one connection.
+/// of each answer), sent one after the other on one connection opened from
+/// inside `namespace`.
 #[cfg(all(
     feature = "replicas",
     feature = "cache",
     feature = "stateless-sessions"
 ))]
-async fn redis_says(address: std::net::SocketAddr, lines: &[String]) -> Vec<String> {
+async fn redis_says(
+    namespace: Option<&std::path::Path>,
+    address: SocketAddr,
+    lines: &[String],
+) -> Vec<String> {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let stream = million::stack::network::connect_from(namespace, address, Duration::from_secs(2))
+        .await
+        .unwrap();
     let (read, mut write) = stream.into_split();
     let mut read = tokio::io::BufReader::new(read);
     let mut answers = Vec::new();
@@ -1002,28 +1011,99 @@ async fn redis_says(address: std::net::SocketAddr, lines: &[String]) -> Vec<Stri
     answers
 }
 
+/// Whether a TCP connection to `address` opens from inside `namespace`
+/// (this machine's own when `None`) within a second.
+#[cfg(all(
+    feature = "replicas",
+    feature = "cache",
+    feature = "stateless-sessions"
+))]
+async fn reaches(namespace: Option<&std::path::Path>, address: SocketAddr) -> bool {
+    million::stack::network::connect_from(namespace, address, Duration::from_secs(1))
+        .await
+        .is_ok()
+}
+
 #[cfg(all(
     feature = "replicas",
     feature = "cache",
     feature = "stateless-sessions"
 ))]
 #[tokio::test]
-async fn phase_6_speaks_only_tls_to_browsers_and_postgresql_and_locks_redis() {
-    let (mut plan, state) = test_plan(6);
+async fn phase_6_segments_the_hosts_and_speaks_only_tls_to_browsers_and_postgresql() {
+    let (plan, state) = test_plan(6);
+    // As root with `ip` and `nft`: each host in a namespace of its own.
+    let mut plan = plan.segmented_from(6);
     plan.sessions = SessionStoreKind::Cookie;
+    let segmented = plan.network.is_some();
+    if !segmented {
+        eprintln!(
+            "phase 6 without network segmentation: {}",
+            plan.unsegmented.clone().unwrap_or_default()
+        );
+    }
+    let https_address = plan.https.unwrap();
     let http = format!("http://{}", plan.front);
-    let https = format!("https://{}", plan.https.unwrap());
+    let https = match https_address.port() {
+        443 => format!("https://{}", https_address.ip()),
+        _ => format!("https://{https_address}"),
+    };
     let authority = plan.authority_dir().join("ca.pem");
     let cache = plan.cache.unwrap();
     let DatabasePlacement::OwnHost(primary) = plan.database.clone() else {
         panic!("phase 6 has a database host");
     };
+    let app = plan.apps[0].address;
+    let static_server = plan.static_server.unwrap();
+    let in_app = plan.namespace_of(app.ip());
+    let in_balancer = plan.namespace_of(plan.front.ip());
     let admin_socket = million::stack::components::postgres_dir(&plan)
         .unwrap()
         .join("run");
+    let hba = state.path().join("config").join("pg_hba.conf");
+    let network = plan.network.clone();
     let stack = Stack::up(plan).await.unwrap();
     assert_least_privilege(&stack);
     let secrets = million::stack::secrets::Secrets::load_or_create(state.path()).unwrap();
+
+    if segmented {
+        // From this machine only the load balancer answers; from the load
+        // balancer's host, the app servers but not the database or Redis;
+        // from an app server's, the database and Redis.
+        assert!(reaches(None, https_address).await, "the front door");
+        for (what, address) in [
+            ("an app server", app),
+            ("the static server", static_server),
+            ("PostgreSQL", primary),
+            ("Redis", cache),
+        ] {
+            assert!(!reaches(None, address).await, "{what} from this machine");
+        }
+        assert!(
+            reaches(in_balancer.as_deref(), app).await,
+            "app from the balancer"
+        );
+        assert!(
+            !reaches(in_balancer.as_deref(), primary).await,
+            "database from the balancer"
+        );
+        assert!(
+            !reaches(in_balancer.as_deref(), cache).await,
+            "Redis from the balancer"
+        );
+        assert!(
+            reaches(in_app.as_deref(), primary).await,
+            "database from an app server"
+        );
+        assert!(
+            reaches(in_app.as_deref(), cache).await,
+            "Redis from an app server"
+        );
+        // pg_hba.conf names each app server's own address.
+        let hba = std::fs::read_to_string(&hba).unwrap();
+        assert!(hba.contains(&format!("{}/32", app.ip())), "{hba}");
+        assert!(!hba.contains("127.0.0.1/32"), "{hba}");
+    }
 
     // Plain HTTP only redirects, to the same page over HTTPS.
     let redirect = client()
@@ -1099,19 +1179,23 @@ async fn phase_6_speaks_only_tls_to_browsers_and_postgresql_and_locks_redis() {
     assert!(encrypted >= 3, "encrypted connections: {encrypted}");
     assert_eq!(plain, 0, "connections in the clear");
     assert_eq!(streaming, 2, "both replicas stream over TLS");
-    // PostgreSQL itself refuses a connection in the clear.
-    let refused = tokio_postgres::connect(
-        &format!(
-            "host={} port={} user=million password={} dbname=million sslmode=disable",
-            primary.ip(),
-            primary.port(),
-            secrets.database_password
-        ),
-        tokio_postgres::NoTls,
-    )
-    .await
-    .err()
-    .expect("no connection in the clear");
+    // PostgreSQL itself refuses a connection in the clear, even from a
+    // host it admits.
+    let stream =
+        million::stack::network::connect_from(in_app.as_deref(), primary, Duration::from_secs(2))
+            .await
+            .unwrap();
+    let mut config = tokio_postgres::Config::new();
+    config
+        .user("million")
+        .password(secrets.database_password.as_str())
+        .dbname("million")
+        .ssl_mode(tokio_postgres::config::SslMode::Disable);
+    let refused = config
+        .connect_raw(stream, tokio_postgres::NoTls)
+        .await
+        .err()
+        .expect("no connection in the clear");
     assert!(
         format!("{refused:?}").contains("no encryption"),
         "{refused:?}"
@@ -1119,8 +1203,10 @@ async fn phase_6_speaks_only_tls_to_browsers_and_postgresql_and_locks_redis() {
 
     // Redis: the password-less default user is off, and the app's account
     // may not run administrative commands.
-    assert!(redis_says(cache, &["PING".into()]).await[0].starts_with("-NOAUTH"));
+    let from_app = in_app.as_deref();
+    assert!(redis_says(from_app, cache, &["PING".into()]).await[0].starts_with("-NOAUTH"));
     let answers = redis_says(
+        from_app,
         cache,
         &[
             format!("AUTH million {}", secrets.redis_password),
@@ -1133,4 +1219,18 @@ async fn phase_6_speaks_only_tls_to_browsers_and_postgresql_and_locks_redis() {
     assert_eq!(answers[1], "+PONG");
     assert!(answers[2].starts_with("-NOPERM"), "{}", answers[2]);
     stack.down().await;
+
+    if let Some(network) = network {
+        // Nothing of the network is left behind.
+        let leftovers: Vec<String> = std::fs::read_dir("/run/netns")
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                    .filter(|name| name.starts_with(&network.prefix))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
 }

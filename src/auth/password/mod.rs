@@ -46,7 +46,7 @@ enum Hashing {
     /// In the helper process; on threads of this one (started when first
     /// needed) if the helper cannot be started.
     Helper {
-        helper: Helper,
+        helper: Box<Helper>,
         fallback: OnceLock<HashPool>,
     },
 }
@@ -209,7 +209,7 @@ impl Passwords {
     /// threads.
     pub fn in_helper(slots: usize, wait: Duration, program: PathBuf) -> Self {
         let slots = slots.max(1);
-        let helper = Helper::new(program, slots);
+        let helper = Box::new(Helper::new(program, slots));
         let fallback = OnceLock::new();
         Self::with(slots, wait, Hashing::Helper { helper, fallback })
     }

@@ -9,7 +9,7 @@ use futures_util::future::BoxFuture;
 use nix::sys::signal::Signal;
 
 use super::postgres::database_env;
-use super::{Kind, Process, Server, http_ok, log_file};
+use super::{Kind, Process, Server, log_file, serves};
 use crate::process::{ChildOptions, ManagedChild};
 use crate::stack::plan::{DatabasePlacement, Plan};
 use crate::stack::secrets::Secrets;
@@ -42,8 +42,8 @@ impl Server for App {
         async move { Ok(Process::Child(start_app(plan, secrets, self.index)?)) }.boxed()
     }
 
-    fn probe<'a>(&'a self, _plan: &'a Plan) -> BoxFuture<'a, bool> {
-        async move { http_ok(&format!("http://{}/healthz", self.address)).await }.boxed()
+    fn probe<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, bool> {
+        async move { serves(plan, self.address, "/healthz").await }.boxed()
     }
 
     fn health_url(&self) -> Option<String> {
@@ -97,7 +97,16 @@ fn start_app(plan: &Plan, secrets: &Secrets, index: usize) -> anyhow::Result<Man
         ("APP__APPLICATION__PORT", app.address.port().to_string()),
         ("APP__APPLICATION__INSTANCE_NAME", app.name.clone()),
         ("APP__APPLICATION__WORKERS", "0".into()),
-        ("APP__APPLICATION__TRUSTED_PROXIES", "127.0.0.1".into()),
+        // The front door's forwarding headers are believed: it connects
+        // from its own host's address, or from 127.0.0.1 on loopback.
+        (
+            "APP__APPLICATION__TRUSTED_PROXIES",
+            if plan.network.is_some() {
+                plan.front.ip().to_string()
+            } else {
+                "127.0.0.1".into()
+            },
+        ),
         (
             "APP__APPLICATION__STATIC_DIR",
             plan.project_dir.join("static").display().to_string(),
@@ -153,6 +162,7 @@ fn start_app(plan: &Plan, secrets: &Secrets, index: usize) -> anyhow::Result<Man
             log_file: &log_file(plan, &app.name),
             run_as: account.as_ref(),
             on_parent_death: Signal::SIGTERM,
+            netns: plan.namespace_of(app.address.ip()).as_deref(),
         },
     )
 }

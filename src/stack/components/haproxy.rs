@@ -105,7 +105,7 @@ impl Server for Haproxy {
             let conf = config_dir(plan).join("haproxy.cfg");
             spawn(
                 plan,
-                "haproxy",
+                ("haproxy", self.address.ip()),
                 ("haproxy", "haproxy"),
                 &["-f".as_ref(), conf.as_os_str(), "-db".as_ref()],
                 // It drops to its `user` and `group` itself, once listening.

@@ -275,11 +275,12 @@ pub fn log_file(plan: &Plan, name: &str) -> PathBuf {
 }
 
 /// Starts `program` (installed from Debian's `package`) as component `name`
-/// of the stack, with `args`, its output in the component's log; on the
+/// of the stack on `host` (inside that host's network namespace, if it has
+/// one), with `args`, its output in the component's log; on the
 /// supervisor's death it gets `on_parent_death`.
 fn spawn(
     plan: &Plan,
-    name: &str,
+    (name, host): (&str, std::net::IpAddr),
     (program_name, package): (&str, &str),
     args: &[&std::ffi::OsStr],
     run_as: Option<&nix::unistd::User>,
@@ -294,6 +295,7 @@ fn spawn(
             log_file: &log_file(plan, name),
             run_as,
             on_parent_death,
+            netns: plan.namespace_of(host).as_deref(),
         },
     )?;
     Ok(Process::Child(child))
@@ -341,6 +343,18 @@ pub async fn http_ok(url: &str) -> bool {
         return false;
     };
     matches!(client.get(url).send().await, Ok(response) if response.status().is_success())
+}
+
+/// Whether the HTTP server at `address` answers `path` with 200: asked from
+/// inside its own host's namespace where it has one (its peers alone may
+/// reach it from outside), directly otherwise.
+pub async fn serves(plan: &Plan, address: SocketAddr, path: &str) -> bool {
+    match plan.namespace_of(address.ip()) {
+        Some(namespace) => {
+            crate::stack::network::http_status(Some(&namespace), address, path).await == Some(200)
+        }
+        None => http_ok(&format!("http://{address}{path}")).await,
+    }
 }
 
 /// Whether `url` (HTTPS) answers 200 within a second, with a certificate

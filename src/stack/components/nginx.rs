@@ -8,7 +8,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use nix::sys::signal::Signal;
 
-use super::{Kind, Process, Server, config_dir, http_ok, spawn, unprivileged};
+use super::{Kind, Process, Server, config_dir, serves, spawn, unprivileged};
 use crate::stack::plan::Plan;
 use crate::stack::render::render_file;
 use crate::stack::secrets::Secrets;
@@ -100,7 +100,7 @@ impl Server for Nginx {
             let conf = config_dir(plan).join("nginx.conf");
             spawn(
                 plan,
-                "nginx",
+                ("nginx", self.address.ip()),
                 ("nginx", "nginx"),
                 &[
                     "-p".as_ref(),
@@ -119,9 +119,8 @@ impl Server for Nginx {
         .boxed()
     }
 
-    fn probe<'a>(&'a self, _plan: &'a Plan) -> BoxFuture<'a, bool> {
-        async move { http_ok(&format!("http://{}{}", self.address, self.health_path())).await }
-            .boxed()
+    fn probe<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, bool> {
+        async move { serves(plan, self.address, self.health_path()).await }.boxed()
     }
 
     fn health_url(&self) -> Option<String> {

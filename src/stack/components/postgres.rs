@@ -54,7 +54,7 @@ impl Server for Primary {
                 PostgresNode::new("postgres", &plan.state_dir, listen, port).config(plan)?;
             let server = PostgresServer::start(&binaries, config).await?;
             provision(&server, secrets).await?;
-            let conninfo = app_conninfo(plan, secrets)?;
+            let conninfo = runner_conninfo(plan, secrets)?;
             crate::db::migrations::run(&conninfo).await?;
             crate::seed::run(&conninfo, &crate::seed::Plan::demo(), true).await?;
             Ok(Process::Postgres(server))
@@ -171,12 +171,8 @@ impl<'a> PostgresNode<'a> {
             ),
             // Locally the admin is whoever runs the stack; a real server uses peer.
             ("ADMIN_AUTH", "trust".to_string()),
-            // On one machine every loopback connection comes from 127.0.0.1,
-            // whichever 127.x address it goes to.
-            ("APP_HOSTS", "127.0.0.1/32".to_string()),
-            ("REPLICA_HOSTS", "127.0.0.1/32".to_string()),
+            ("OTHER_HOSTS", other_host_lines(plan, other_hosts)),
             ("TLS", tls_settings),
-            ("HOST", other_hosts.to_string()),
         ];
         let deploy = plan.project_dir.join("deploy/postgres");
         render_file(&deploy.join("postgresql.conf"), &conf, &values)?;
@@ -207,6 +203,7 @@ impl<'a> PostgresNode<'a> {
                 ("hba_file".to_string(), hba.display().to_string()),
             ],
             log_file: log_file(plan, self.name),
+            netns: plan.namespace_of_host(&self.listen),
         })
     }
 }
@@ -316,6 +313,68 @@ pub fn database_env(plan: &Plan, secrets: &Secrets) -> anyhow::Result<Vec<(&'sta
             env
         }
     })
+}
+
+/// `pg_hba.conf`'s lines for the hosts that reach PostgreSQL over the
+/// network, each by its own address where hosts have namespaces of their own.
+fn other_host_lines(plan: &Plan, kind: &str) -> String {
+    let line = |database: &str, user: &str, address: String, who: &str| {
+        format!("{kind:<7} {database:<11} {user:<10} {address:<15} scram-sha-256  # {who}")
+    };
+    let mut lines = Vec::new();
+    if plan.network.is_some() {
+        for app in &plan.apps {
+            lines.push(line(
+                DATABASE,
+                APP_ROLE,
+                format!("{}/32", app.address.ip()),
+                &app.name,
+            ));
+        }
+        for (index, replica) in plan.replicas.iter().enumerate() {
+            let name = super::replica_name(index);
+            lines.push(line(
+                "replication",
+                REPLICATION_ROLE,
+                format!("{}/32", replica.ip()),
+                &name,
+            ));
+        }
+    } else {
+        lines.push(line(
+            DATABASE,
+            APP_ROLE,
+            "127.0.0.1/32".into(),
+            "the app servers",
+        ));
+        if !plan.replicas.is_empty() {
+            lines.push(line(
+                "replication",
+                REPLICATION_ROLE,
+                "127.0.0.1/32".into(),
+                "the replicas",
+            ));
+        }
+    }
+    lines.join("\n")
+}
+
+/// How the runner itself connects as the app's role (migrations, the demo
+/// data): as the app servers do, except where hosts have namespaces of
+/// their own, where only the app servers may reach PostgreSQL over the
+/// network: there it comes through the database host's unix socket.
+pub fn runner_conninfo(plan: &Plan, secrets: &Secrets) -> anyhow::Result<String> {
+    if plan.network.is_some()
+        && let DatabasePlacement::OwnHost(address) = &plan.database
+    {
+        return Ok(format!(
+            "host={} port={} dbname={DATABASE} user={APP_ROLE} password={}",
+            postgres_dir(plan)?.join("run").display(),
+            address.port(),
+            secrets.database_password
+        ));
+    }
+    app_conninfo(plan, secrets)
 }
 
 /// The connection string the runner itself uses as the app's role.

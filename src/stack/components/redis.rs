@@ -72,7 +72,7 @@ impl Server for Redis {
             }
             spawn(
                 plan,
-                "redis",
+                ("redis", self.address.ip()),
                 ("redis-server", "redis-server"),
                 &[conf.as_os_str()],
                 account.as_ref(),
@@ -89,7 +89,8 @@ impl Server for Redis {
                 .as_ref()
                 .filter(|_| plan.tls())
                 .map(|secrets| secrets.redis_password.as_str());
-            redis_ok(self.address, password).await
+            let namespace = plan.namespace_of(self.address.ip());
+            redis_ok(namespace.as_deref(), self.address, password).await
         }
         .boxed()
     }
@@ -110,10 +111,17 @@ pub fn redis_url(plan: &Plan, secrets: &Secrets, address: SocketAddr) -> String 
 
 /// Whether Redis at `address` answers PING (signing in as [`ACCOUNT`] with
 /// `password` first, if given).
-pub async fn redis_ok(address: SocketAddr, password: Option<&str>) -> bool {
+pub async fn redis_ok(
+    namespace: Option<&std::path::Path>,
+    address: SocketAddr,
+    password: Option<&str>,
+) -> bool {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let attempt = async {
-        let mut stream = tokio::net::TcpStream::connect(address).await.ok()?;
+        let mut stream =
+            crate::stack::network::connect_from(namespace, address, Duration::from_secs(1))
+                .await
+                .ok()?;
         let mut expected = Vec::new();
         if let Some(password) = password {
             stream

@@ -66,6 +66,7 @@ pub async fn start_chrome() -> Chrome {
             log_file: &profile.path().join("chromedriver.log"),
             run_as: None,
             on_parent_death: Signal::SIGTERM,
+            netns: None,
         },
     )
     .unwrap();
