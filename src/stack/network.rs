@@ -45,7 +45,8 @@ pub enum Source {
 /// One rule: `host` accepts TCP on `port` from `from`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
-    /// The host's group (`load balancer`, `app servers`, …) and its name.
+    /// The host's security group (`lb`, `static`, `app`, `db`, `cache`,
+    /// as `deploy/aws/` names them) and the host's name.
     pub group: &'static str,
     pub host: String,
     pub address: Ipv4Addr,
@@ -183,18 +184,18 @@ pub fn rules(plan: &Plan) -> Vec<Rule> {
         }
     };
     rule(
-        "load balancer",
+        "lb",
         "haproxy",
         plan.front,
         Source::Anywhere,
         "HTTP, redirected to HTTPS",
     );
     if let Some(https) = plan.https {
-        rule("load balancer", "haproxy", https, Source::Anywhere, "HTTPS");
+        rule("lb", "haproxy", https, Source::Anywhere, "HTTPS");
     }
     if let Some(admin) = plan.admin {
         rule(
-            "load balancer",
+            "lb",
             "haproxy",
             admin,
             Source::ThisMachine,
@@ -203,7 +204,7 @@ pub fn rules(plan: &Plan) -> Vec<Rule> {
     }
     if let Some(address) = plan.static_server {
         rule(
-            "static files",
+            "static",
             "nginx",
             address,
             Source::Hosts(balancer.clone()),
@@ -212,7 +213,7 @@ pub fn rules(plan: &Plan) -> Vec<Rule> {
     }
     for app in &plan.apps {
         rule(
-            "app servers",
+            "app",
             &app.name,
             app.address,
             Source::Hosts(balancer.clone()),
@@ -229,7 +230,7 @@ pub fn rules(plan: &Plan) -> Vec<Rule> {
         .collect();
     if let DatabasePlacement::OwnHost(address) = plan.database {
         rule(
-            "database",
+            "db",
             "postgres",
             address,
             Source::Hosts(apps.clone()),
@@ -237,7 +238,7 @@ pub fn rules(plan: &Plan) -> Vec<Rule> {
         );
         if !replicas.is_empty() {
             rule(
-                "database",
+                "db",
                 "postgres",
                 address,
                 Source::Hosts(replicas.clone()),
@@ -247,13 +248,7 @@ pub fn rules(plan: &Plan) -> Vec<Rule> {
     }
     for (index, address) in plan.replicas.iter().enumerate() {
         let name = super::components::replica_name(index);
-        rule(
-            "database",
-            &name,
-            *address,
-            Source::Hosts(apps.clone()),
-            "reads",
-        );
+        rule("db", &name, *address, Source::Hosts(apps.clone()), "reads");
     }
     if let Some(address) = plan.cache {
         rule(
@@ -265,6 +260,33 @@ pub fn rules(plan: &Plan) -> Vec<Rule> {
         );
     }
     rules
+}
+
+/// The security groups of `plan` at the level of groups, as a cloud has
+/// them: (group, port, from), `from` being `anywhere`, `admin` (this
+/// machine, an admin network on real ones) or another group. What
+/// `deploy/aws/` must say too.
+pub fn security_groups(plan: &Plan) -> std::collections::BTreeSet<(String, u16, String)> {
+    let rules = rules(plan);
+    let group_of = |host: &str| {
+        rules
+            .iter()
+            .find(|rule| rule.host == host)
+            .map_or("unknown", |rule| rule.group)
+            .to_string()
+    };
+    let mut groups = std::collections::BTreeSet::new();
+    for rule in &rules {
+        let sources = match &rule.from {
+            Source::Anywhere => vec!["anywhere".to_string()],
+            Source::ThisMachine => vec!["admin".to_string()],
+            Source::Hosts(hosts) => hosts.iter().map(|(name, _)| group_of(name)).collect(),
+        };
+        for from in sources {
+            groups.insert((rule.group.to_string(), rule.port, from));
+        }
+    }
+    groups
 }
 
 /// The rule table, as the map prints it.

@@ -17,6 +17,8 @@ mod cache_recovery;
 mod cache_tokens;
 mod counters;
 mod database_tls;
+#[cfg(all(feature = "replicas", feature = "cache"))]
+mod deploy_files;
 mod health;
 mod helpers;
 mod pages_account;
