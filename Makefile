@@ -18,8 +18,9 @@ deps: ## Install the system packages the app needs (PostgreSQL)
 	@scripts/ensure-packages postgresql
 
 .PHONY: test-deps
-test-deps: deps node_modules/.package-lock.json ## Install what the tests need (Chromium, chromedriver, nginx, HAProxy, Redis, iproute2 and nftables; axe-core from npm)
+test-deps: deps node_modules/.package-lock.json ## Install what the tests need (Chromium, chromedriver, nginx, HAProxy, Redis, iproute2 and nftables; axe-core from npm; schemathesis from PyPI)
 	@scripts/ensure-packages chromium chromium-driver nginx haproxy redis-server iproute2 nftables
+	@scripts/ensure-sweep-tool
 
 # axe-core, the accessibility checker the browser test runs in every page,
 # pinned in package.json and package-lock.json. Installed again only when

@@ -61,9 +61,20 @@ impl Answer {
 
 /// `GET url` over HTTPS, verifying the server against `authority`: the
 /// stack's health probe, and `million load`'s look at the site it is about
-/// to load. HTTP/1.0 with the connection closed after the answer, so the
-/// body is whatever comes before the close.
+/// to load.
 pub async fn https_get(url: &str, authority: &Path) -> anyhow::Result<Answer> {
+    https_send("GET", url, None, authority).await
+}
+
+/// `method url` over HTTPS with an optional JSON `body`, verifying the
+/// server against `authority`. HTTP/1.0 with the connection closed after
+/// the answer, so the body is whatever comes before the close.
+pub async fn https_send(
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+    authority: &Path,
+) -> anyhow::Result<Answer> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url
         .strip_prefix("https://")
@@ -86,9 +97,17 @@ pub async fn https_get(url: &str, authority: &Path) -> anyhow::Result<Answer> {
         .connect(name, tcp)
         .await
         .with_context(|| format!("TLS with {host_port}"))?;
-    let request = format!(
-        "GET {path} HTTP/1.0\r\nHost: {host_port}\r\nUser-Agent: million\r\nAccept: */*\r\n\r\n"
+    let mut request = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {host_port}\r\nUser-Agent: million\r\nAccept: */*\r\n"
     );
+    if let Some(body) = body {
+        request.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    request.push_str("\r\n");
+    request.push_str(body.unwrap_or_default());
     tls.write_all(request.as_bytes()).await?;
     let mut raw = Vec::new();
     // A server that closes without TLS's close_notify still sent its answer.
