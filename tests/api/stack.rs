@@ -1024,6 +1024,42 @@ async fn reaches(namespace: Option<&std::path::Path>, address: SocketAddr) -> bo
         .is_ok()
 }
 
+/// The status of `POST /api/users/login` with `body`, over HTTPS to the
+/// front door at `address`, sent from inside `namespace`.
+#[cfg(all(
+    feature = "replicas",
+    feature = "cache",
+    feature = "stateless-sessions"
+))]
+async fn sign_in_from(
+    namespace: Option<&std::path::Path>,
+    address: SocketAddr,
+    authority: &std::path::Path,
+    body: &str,
+) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stream = million::stack::network::connect_from(namespace, address, Duration::from_secs(2))
+        .await
+        .unwrap();
+    let config = million::tls::client_config(authority).unwrap();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = rustls_pki_types::ServerName::from(address.ip());
+    let mut tls = connector.connect(name, stream).await.unwrap();
+    let request = format!(
+        "POST /api/users/login HTTP/1.0\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or(0)
+}
+
 #[cfg(all(
     feature = "replicas",
     feature = "cache",
@@ -1269,6 +1305,35 @@ async fn phase_6_segments_the_hosts_and_speaks_only_tls_to_browsers_and_postgres
         String::from_utf8_lossy(&swept.stderr)
     );
     assert!(report.contains("passed"), "{report}");
+
+    // A brute-force burst from this machine's address is turned away at
+    // the edge, while someone at another address signs in as usual.
+    let mut last = 0;
+    for n in 0..40 {
+        last = million::tls::https_send(
+            "POST",
+            &format!("{https}/api/users/login"),
+            Some(&format!(
+                r#"{{"user":{{"email":"target{n}@example.com","password":"guess"}}}}"#
+            )),
+            &authority,
+        )
+        .await
+        .unwrap()
+        .status;
+    }
+    assert_eq!(last, 429, "the burst is throttled");
+    if segmented {
+        // An app server's namespace stands in for a second visitor's address.
+        let status = sign_in_from(
+            in_app.as_deref(),
+            https_address,
+            &authority,
+            r#"{"user":{"email":"demo@example.com","password":"password"}}"#,
+        )
+        .await;
+        assert_eq!(status, 200, "another address signs in normally");
+    }
     stack.down().await;
 
     if let Some(network) = network {
