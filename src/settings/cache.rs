@@ -131,10 +131,14 @@ impl CacheSettings {
 
 /// The URL with its password, if any, masked (`million config`).
 fn password_masked<S: serde::Serializer>(url: &str, serializer: S) -> Result<S::Ok, S::Error> {
-    let masked = match url.rsplit_once('@') {
-        Some((credentials, host)) => match credentials.rsplit_once(':') {
-            Some((user, _password)) if user.contains("://") => format!("{user}:********@{host}"),
-            _ => format!("{credentials}@{host}"),
+    let masked = match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            // `user:password@host`: the password may hold `:` itself.
+            Some((credentials, host)) => match credentials.split_once(':') {
+                Some((user, _password)) => format!("{scheme}://{user}:********@{host}"),
+                None => format!("{scheme}://{credentials}@{host}"),
+            },
+            None => url.to_string(),
         },
         None => url.to_string(),
     };

@@ -190,7 +190,7 @@ pub fn describe(conninfo: &str) -> String {
 }
 
 /// Quotes a value for a `key=value` connection string.
-fn quote(value: &str) -> String {
+pub fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 

@@ -31,7 +31,7 @@ pub use application::ApplicationSettings;
 pub use architecture::ArchitectureSettings;
 pub use auth::AuthSettings;
 pub use cache::CacheSettings;
-pub use database::{DatabaseSettings, DatabaseTarget};
+pub use database::{DatabaseSettings, DatabaseTarget, quote as quote_conninfo};
 pub use limits::LimitSettings;
 pub use log::{LogFormat, LogSettings};
 pub use replicas::ReplicaSettings;

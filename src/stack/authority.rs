@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use chrono::{Datelike, Duration, Utc};
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    NameConstraints, SanType,
 };
 
 /// The authority's name, in every certificate it signs.
@@ -124,6 +125,17 @@ fn create(dir: &Path, certificate: &Path, key_file: &Path) -> anyhow::Result<()>
     let key = KeyPair::generate().context("making the authority's key")?;
     let mut params = authority_params();
     set_validity(&mut params, Duration::days(365 * AUTHORITY_YEARS));
+    // It may vouch only for the stack's own names: localhost, loopback
+    // addresses and the namespaces' 10.60.0.0/16. A browser told to trust
+    // it trusts nothing else from it, even should its key leak.
+    params.name_constraints = Some(NameConstraints {
+        permitted_subtrees: vec![
+            GeneralSubtree::DnsName("localhost".to_string()),
+            GeneralSubtree::IpAddress(CidrSubnet::V4([127, 0, 0, 0], [255, 0, 0, 0])),
+            GeneralSubtree::IpAddress(CidrSubnet::V4([10, 60, 0, 0], [255, 255, 0, 0])),
+        ],
+        excluded_subtrees: Vec::new(),
+    });
     let made = params
         .self_signed(&key)
         .context("making the authority's certificate")?;
@@ -202,6 +214,19 @@ mod tests {
         assert!(verify("127.0.2.1").is_ok(), "{:?}", verify("127.0.2.1"));
         assert!(verify("localhost").is_ok());
         assert!(verify("127.0.2.2").is_err(), "another address is refused");
+        // Even a certificate it signs for a name outside the stack's own is
+        // refused: the authority is constrained to them.
+        let outside = again
+            .issue("elsewhere", &["192.0.2.7".parse().unwrap()], dir.path())
+            .unwrap();
+        let outside = CertificateDer::from_pem_file(&outside.certificate).unwrap();
+        let name = ServerName::try_from("192.0.2.7".to_string()).unwrap();
+        assert!(
+            verifier
+                .verify_server_cert(&outside, &[], &name, &[], UnixTime::now())
+                .is_err(),
+            "outside the name constraints"
+        );
 
         use std::os::unix::fs::PermissionsExt;
         let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;

@@ -69,8 +69,8 @@ impl Network {
                 (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
             });
         Self {
-            prefix: format!("mn{:04x}", hash & 0xffff),
-            subnet: (hash >> 16) as u8,
+            prefix: format!("mn{:08x}", hash & 0xffff_ffff),
+            subnet: (hash >> 32) as u8,
         }
     }
 
@@ -527,7 +527,7 @@ mod tests {
         let one = Network::for_state_dir(Path::new("/work/a/.million/stack"));
         let other = Network::for_state_dir(Path::new("/work/b/.million/stack"));
         assert_ne!(one, other);
-        assert!(format!("{}v254", one.prefix).len() <= 15);
+        assert!(format!("{}v254", one.prefix).len() <= 15, "{}", one.prefix);
         assert!(format!("{}br", one.prefix).len() <= 15);
         assert_eq!(
             one.namespace_of(IpAddr::V4(one.address(11))),

@@ -399,7 +399,8 @@ async fn the_hashing_helper_runs_behind_everything_else_and_comes_back_if_killed
         .is_ok_and(|enabled| enabled.trim() == "1");
     if autogroups {
         let group = std::fs::read_to_string(format!("/proc/{helper}/autogroup")).unwrap();
-        assert!(group.trim_end().ends_with("nice 19"), "{group}");
+        let nice = million::auth::password::HELPER_GROUP_NICE;
+        assert!(group.trim_end().ends_with(&format!("nice {nice}")), "{group}");
     }
     let mut hashing_threads = 0;
     for task in std::fs::read_dir(format!("/proc/{helper}/task")).unwrap() {

@@ -1,5 +1,5 @@
 //! The hashing helper: a child process that does the application's password
-//! hashing, in a scheduling group of its own at the lowest weight.
+//! hashing, in a scheduling group of its own at a low weight.
 //!
 //! Thread priorities only order the threads of one scheduling group. The
 //! kernel first shares the CPU between groups — one per session with
@@ -7,9 +7,9 @@
 //! distributions' kernels) — so hashing threads at `SCHED_IDLE` inside the
 //! application's process still hold its group's share against PostgreSQL's
 //! during a sign-in storm, and reads wait. The helper starts a session of its
-//! own, hence a group of its own, sets that group to nice 19 (a weight of 15
-//! against 1024) and hashes on `SCHED_IDLE` threads: it gets the CPU that
-//! everything else leaves idle, and only that.
+//! own, hence a group of its own, lowers that group's weight
+//! ([`GROUP_NICE`]) and hashes on `SCHED_IDLE` threads: it gets the CPU that
+//! everything else leaves idle, and a small share when nothing is idle.
 //!
 //! It speaks JSON lines over its standard input and output: one request per
 //! line in, one reply per line out, matched by id, several in flight at once.
@@ -25,10 +25,19 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-use tokio::sync::oneshot;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
 use super::Task;
 use super::threads::HashPool;
+
+/// The nice level of the helper's scheduling group: 10, a weight of 110
+/// against an ordinary group's 1024. Low enough that reads and PostgreSQL
+/// go first during a storm; not the lowest (19, a weight of 15), at which
+/// a machine kept busy by other work would leave sign-ins waiting for
+/// minutes.
+pub const GROUP_NICE: u8 = 10;
 
 /// The subcommand that runs the helper side (`million hash-helper`).
 pub const SUBCOMMAND: &str = "hash-helper";
@@ -64,11 +73,17 @@ struct Reply {
 /// threads until standard input closes.
 pub fn serve(threads: usize) -> anyhow::Result<()> {
     own_scheduling_group();
+    // Made now, not at the first unknown email: that sign-in would take
+    // twice as long as others and tell that the account does not exist.
+    let _ = super::decoy_hash();
     let pool = HashPool::new(threads);
     let out = Arc::new(Mutex::new(std::io::stdout()));
     for line in std::io::stdin().lock().lines() {
         let line = line.context("reading a request")?;
-        let request: Request = serde_json::from_str(&line).context("a malformed request")?;
+        let Ok(request) = serde_json::from_str::<Request>(&line) else {
+            eprintln!("hash helper: skipped a malformed request");
+            continue;
+        };
         let out = Arc::clone(&out);
         pool.submit(move || {
             let reply = Reply {
@@ -103,27 +118,37 @@ fn own_scheduling_group() {
             eprintln!("hash helper: could not start a session of its own");
         }
         // Lowering one's own group's weight needs no privilege.
-        if std::fs::write("/proc/self/autogroup", "19").is_err() {
+        if std::fs::write("/proc/self/autogroup", GROUP_NICE.to_string()).is_err() {
             // No autogroups in this kernel: nothing to lower.
         }
     }
 }
+
+/// How long a hash may take in the helper before its request gives up
+/// (503, try again): the helper runs only on CPU nothing else wants, so on a
+/// saturated machine a hash can wait.
+const REPLY_LIMIT: Duration = Duration::from_secs(20);
 
 /// The application side: starts the helper on first use, sends it tasks and
 /// matches the replies; a helper that died is started again on next use.
 pub(super) struct Helper {
     program: PathBuf,
     threads: usize,
-    running: tokio::sync::Mutex<Option<Running>>,
+    running: Mutex<Option<Running>>,
 }
+
+/// A request awaiting its reply, with the hashing slot it holds until then.
+type Waiting = (oneshot::Sender<Result<Outcome, String>>, OwnedSemaphorePermit);
 
 /// Replies awaited, by request id; `None` once the helper has stopped, so
 /// nothing waits for a reply that cannot come.
-type Pending = Arc<Mutex<Option<HashMap<u64, oneshot::Sender<Result<Outcome, String>>>>>>;
+type Pending = Arc<Mutex<Option<HashMap<u64, Waiting>>>>;
 
 struct Running {
     child: tokio::process::Child,
-    stdin: tokio::process::ChildStdin,
+    /// Whole lines for the helper's standard input: one task writes them,
+    /// so a request given up on never leaves half a line behind.
+    lines: mpsc::UnboundedSender<Vec<u8>>,
     pending: Pending,
     next_id: u64,
 }
@@ -133,7 +158,7 @@ impl Helper {
         Self {
             program,
             threads,
-            running: tokio::sync::Mutex::new(None),
+            running: Mutex::new(None),
         }
     }
 
@@ -144,17 +169,24 @@ impl Helper {
 
     /// The helper's process id, once it runs.
     pub(super) async fn pid(&self) -> Option<u32> {
-        let running = self.running.lock().await;
-        running.as_ref().and_then(|running| running.child.id())
+        lock(&self.running)
+            .as_ref()
+            .filter(|running| lock(&running.pending).is_some())
+            .and_then(|running| running.child.id())
     }
 
-    /// Runs `task` in the helper, starting it first if it is not running.
-    pub(super) async fn perform(&self, task: &Task) -> Result<Outcome, HelperError> {
-        let (reply, id, pending) = {
-            let mut running = self.running.lock().await;
+    /// Runs `task` in the helper, starting it first if it is not running;
+    /// `permit` (a hashing slot) is held until the helper answers or stops.
+    pub(super) async fn perform(
+        &self,
+        task: &Task,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<Outcome, HelperError> {
+        let reply = {
+            let mut running = lock(&self.running);
             let alive = running
                 .as_ref()
-                .is_some_and(|running| lock(&running.pending).is_some());
+                .is_some_and(|running| lock(&running.pending).is_some() && !running.lines.is_closed());
             if !alive {
                 *running = Some(self.start().map_err(HelperError::Unavailable)?);
             }
@@ -164,30 +196,26 @@ impl Helper {
             };
             let id = running.next_id;
             running.next_id += 1;
-            let (sender, reply) = oneshot::channel();
-            match lock(&running.pending).as_mut() {
-                Some(pending) => pending.insert(id, sender),
-                None => return Err(HelperError::Stopped),
-            };
             let mut line = serde_json::to_vec(&Asking { id, task })
                 .map_err(|error| HelperError::Failed(error.into()))?;
             line.push(b'\n');
-            if running.stdin.write_all(&line).await.is_err() {
-                // The helper is gone: the next call starts another.
+            let (sender, reply) = oneshot::channel();
+            match lock(&running.pending).as_mut() {
+                Some(pending) => pending.insert(id, (sender, permit)),
+                None => return Err(HelperError::Stopped),
+            };
+            if running.lines.send(line).is_err() {
                 lock(&running.pending).take();
                 return Err(HelperError::Stopped);
             }
-            (reply, id, Arc::clone(&running.pending))
+            reply
         };
-        match reply.await {
-            Ok(Ok(outcome)) => Ok(outcome),
-            Ok(Err(message)) => Err(HelperError::Failed(anyhow::anyhow!(message))),
-            Err(_) => {
-                if let Some(pending) = lock(&pending).as_mut() {
-                    pending.remove(&id);
-                }
-                Err(HelperError::Stopped)
-            }
+        match tokio::time::timeout(REPLY_LIMIT, reply).await {
+            Ok(Ok(Ok(outcome))) => Ok(outcome),
+            Ok(Ok(Err(message))) => Err(HelperError::Failed(anyhow::anyhow!(message))),
+            Ok(Err(_)) => Err(HelperError::Stopped),
+            // The entry stays, with its slot, until the helper answers.
+            Err(_) => Err(HelperError::TooSlow),
         }
     }
 
@@ -204,10 +232,21 @@ impl Helper {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {} {SUBCOMMAND}", self.program.display()))?;
-        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             bail!("the hashing helper has no pipes");
         };
         let pending: Pending = Arc::new(Mutex::new(Some(HashMap::new())));
+        let (lines, mut queued) = mpsc::unbounded_channel::<Vec<u8>>();
+        let stopped = Arc::clone(&pending);
+        tokio::spawn(async move {
+            while let Some(line) = queued.recv().await {
+                if stdin.write_all(&line).await.is_err() {
+                    // The helper is gone: fail what waits, at once.
+                    lock(&stopped).take();
+                    break;
+                }
+            }
+        });
         let replies = Arc::clone(&pending);
         let pid = child.id().unwrap_or_default();
         tokio::spawn(async move {
@@ -220,21 +259,22 @@ impl Helper {
                 let waiting = lock(&replies)
                     .as_mut()
                     .and_then(|pending| pending.remove(&reply.id));
-                if let Some(waiting) = waiting {
+                if let Some((waiting, _slot)) = waiting {
                     let _ = waiting.send(reply.result);
                 }
             }
-            // Dropping the waiting senders fails their requests at once.
+            // Dropping the waiting senders (and their slots) fails their
+            // requests at once.
             lock(&replies).take();
             tracing::warn!("the hashing helper (pid {pid}) stopped; the next hash starts another");
         });
         tracing::info!(
             "password hashing runs in a helper process (pid {pid}) with a scheduling group of \
-             its own at the lowest weight"
+             its own at a low weight"
         );
         Ok(Running {
             child,
-            stdin,
+            lines,
             pending,
             next_id: 0,
         })
@@ -248,6 +288,8 @@ pub(super) enum HelperError {
     /// It stopped before answering (it was killed, or crashed): a new one
     /// may be asked again.
     Stopped,
+    /// It did not answer within [`REPLY_LIMIT`].
+    TooSlow,
     /// It answered that the task failed.
     Failed(anyhow::Error),
 }

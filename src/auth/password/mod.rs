@@ -19,7 +19,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use helper::{Helper, HelperError, Outcome};
-pub use helper::{SUBCOMMAND as HELPER_SUBCOMMAND, serve as serve_helper};
+pub use helper::{
+    GROUP_NICE as HELPER_GROUP_NICE, SUBCOMMAND as HELPER_SUBCOMMAND, serve as serve_helper,
+};
 use serde::{Deserialize, Serialize};
 use threads::HashPool;
 
@@ -159,6 +161,10 @@ fn verify_phc(password: &[u8], stored: &PasswordHash) -> anyhow::Result<bool> {
     Ok(computed == *expected)
 }
 
+/// No password that can be set is longer (128 characters of at most four
+/// bytes each).
+const MAX_PASSWORD_BYTES: usize = 512;
+
 /// Argon2 memory, in KiB (7 MiB).
 const MEMORY_KIB: u32 = 7 * 1024;
 /// Argon2 passes over that memory.
@@ -240,12 +246,17 @@ impl Passwords {
     }
 
     /// Whether `password` matches `stored`; with no stored hash (unknown user),
-    /// spends the same effort and answers `false`.
+    /// spends the same effort and answers `false`. A password longer than
+    /// any that can be set (128 characters, at most 512 bytes) is wrong
+    /// without hashing, for known and unknown accounts alike.
     pub async fn verify(
         &self,
         password: &SecretString,
         stored: Option<String>,
     ) -> Result<bool, AppError> {
+        if password.expose_secret().len() > MAX_PASSWORD_BYTES {
+            return Ok(false);
+        }
         let password = password.expose_secret().to_owned();
         match self.run(Task::Verify { password, stored }).await? {
             Outcome::Verified(matches) => Ok(matches),
@@ -258,29 +269,35 @@ impl Passwords {
             what: "the sign-in service",
             retry_after_secs: 1,
         };
-        let _permit = tokio::time::timeout(self.wait, self.slots.acquire())
-            .await
-            .map_err(|_| busy())?
-            .map_err(|_| busy())?;
+        // A slot is held until the hash is done, not until the request is:
+        // a request given up on (a client gone, a proxy's timeout) leaves
+        // its hash running, and the slot with it, so the queue stays bounded.
+        let permit = || async {
+            tokio::time::timeout(self.wait, Arc::clone(&self.slots).acquire_owned())
+                .await
+                .map_err(|_| busy())?
+                .map_err(|_| busy())
+        };
         let (helper, fallback) = match self.hashing.as_ref() {
-            Hashing::Threads(pool) => return Ok(on_threads(pool, task).await?),
+            Hashing::Threads(pool) => return Ok(on_threads(pool, task, permit().await?).await?),
             Hashing::Helper { fallback, .. } if fallback.get().is_some() => {
                 let pool = fallback.get().ok_or_else(busy)?;
-                return Ok(on_threads(pool, task).await?);
+                return Ok(on_threads(pool, task, permit().await?).await?);
             }
             Hashing::Helper { helper, fallback } => (helper, fallback),
         };
         // A helper that stopped (killed, or crashed) is replaced and asked
         // once more: hashing has no side effects to repeat.
         for _ in 0..2 {
-            match helper.perform(&task).await {
+            match helper.perform(&task, permit().await?).await {
                 Ok(outcome) => return Ok(outcome),
                 Err(HelperError::Stopped) => continue,
+                Err(HelperError::TooSlow) => return Err(busy()),
                 Err(HelperError::Failed(error)) => return Err(error.into()),
                 Err(HelperError::Unavailable(error)) => {
                     tracing::warn!("{error:#}: hashing on threads of this process instead");
                     let pool = fallback.get_or_init(|| HashPool::new(helper.threads()));
-                    return Ok(on_threads(pool, task).await?);
+                    return Ok(on_threads(pool, task, permit().await?).await?);
                 }
             }
         }
@@ -289,9 +306,18 @@ impl Passwords {
     }
 }
 
-/// Runs `task` on a thread of `pool`.
-async fn on_threads(pool: &HashPool, task: Task) -> anyhow::Result<Outcome> {
-    pool.run(move || task.perform()).await?
+/// Runs `task` on a thread of `pool`, holding `permit` until it is done.
+async fn on_threads(
+    pool: &HashPool,
+    task: Task,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> anyhow::Result<Outcome> {
+    pool.run(move || {
+        let outcome = task.perform();
+        drop(permit);
+        outcome
+    })
+    .await?
 }
 
 #[cfg(test)]

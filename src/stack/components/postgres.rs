@@ -118,10 +118,12 @@ impl<'a> PostgresNode<'a> {
         let issued = super::tls::issue(plan, self.name, address, &dir, owner.as_ref())?;
         // A replica verifies its primary with it.
         super::tls::trust(plan, &dir)?;
+        // postgresql.conf doubles a quote inside a quoted value.
+        let quoted = |path: &std::path::Path| path.display().to_string().replace('\'', "''");
         let settings = format!(
             "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\nssl_min_protocol_version = 'TLSv1.2'",
-            issued.certificate.display(),
-            issued.key.display()
+            quoted(&issued.certificate),
+            quoted(&issued.key)
         );
         Ok((settings, "hostssl"))
     }
@@ -369,7 +371,7 @@ pub fn runner_conninfo(plan: &Plan, secrets: &Secrets) -> anyhow::Result<String>
     {
         return Ok(format!(
             "host={} port={} dbname={DATABASE} user={APP_ROLE} password={}",
-            postgres_dir(plan)?.join("run").display(),
+            crate::settings::quote_conninfo(&postgres_dir(plan)?.join("run").display().to_string()),
             address.port(),
             secrets.database_password
         ));

@@ -77,17 +77,19 @@ impl Server for Replica {
                 // replica streams over TLS and verifies its primary.
                 source.push_str(&format!(
                     " sslmode=verify-full sslrootcert={}",
-                    node.tls_dir()?.join("ca.pem").display()
+                    crate::settings::quote_conninfo(&node.tls_dir()?.join("ca.pem").display().to_string())
                 ));
             }
-            // A clone made for another phase streams the other way (in the
-            // clear, or over TLS to a primary without it): clone it again.
+            // A clone made for another phase streams the wrong way (in the
+            // clear, or over TLS to a primary without it, or from the
+            // primary's address in another network): clone it again.
             let auto_conf = config.data_dir.join("postgresql.auto.conf");
             if let Ok(text) = std::fs::read_to_string(&auto_conf)
                 // `sslmode='verify-full'`, quoted or not.
-                && text.contains("verify-full") != plan.tls()
+                && (text.contains("verify-full") != plan.tls()
+                    || !text.contains(&format!("host={} ", primary.ip())))
             {
-                tracing::warn!("{name} was cloned for another phase's TLS: cloning it again");
+                tracing::warn!("{name} was cloned for another phase's primary: cloning it again");
                 let _ = std::fs::remove_file(config.data_dir.join("standby.signal"));
             }
             let server = PostgresServer::start_replica(
