@@ -24,10 +24,9 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, oneshot};
 
 use super::Task;
 use super::threads::HashPool;
@@ -138,17 +137,20 @@ pub(super) struct Helper {
 }
 
 /// A request awaiting its reply, with the hashing slot it holds until then.
-type Waiting = (oneshot::Sender<Result<Outcome, String>>, OwnedSemaphorePermit);
+type Waiting = (
+    oneshot::Sender<Result<Outcome, String>>,
+    OwnedSemaphorePermit,
+);
 
 /// Replies awaited, by request id; `None` once the helper has stopped, so
 /// nothing waits for a reply that cannot come.
 type Pending = Arc<Mutex<Option<HashMap<u64, Waiting>>>>;
 
 struct Running {
-    child: tokio::process::Child,
-    /// Whole lines for the helper's standard input: one task writes them,
+    child: std::process::Child,
+    /// Whole lines for the helper's standard input: one thread writes them,
     /// so a request given up on never leaves half a line behind.
-    lines: mpsc::UnboundedSender<Vec<u8>>,
+    lines: std::sync::mpsc::Sender<Vec<u8>>,
     pending: Pending,
     next_id: u64,
 }
@@ -172,7 +174,7 @@ impl Helper {
         lock(&self.running)
             .as_ref()
             .filter(|running| lock(&running.pending).is_some())
-            .and_then(|running| running.child.id())
+            .map(|running| running.child.id())
     }
 
     /// Runs `task` in the helper, starting it first if it is not running;
@@ -186,7 +188,7 @@ impl Helper {
             let mut running = lock(&self.running);
             let alive = running
                 .as_ref()
-                .is_some_and(|running| lock(&running.pending).is_some() && !running.lines.is_closed());
+                .is_some_and(|running| lock(&running.pending).is_some());
             if !alive {
                 *running = Some(self.start().map_err(HelperError::Unavailable)?);
             }
@@ -220,7 +222,7 @@ impl Helper {
     }
 
     fn start(&self) -> anyhow::Result<Running> {
-        let mut child = tokio::process::Command::new(&self.program)
+        let mut child = std::process::Command::new(&self.program)
             .arg(SUBCOMMAND)
             .arg("--threads")
             .arg(self.threads.to_string())
@@ -229,45 +231,58 @@ impl Helper {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
-            .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {} {SUBCOMMAND}", self.program.display()))?;
         let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            let _ = child.kill();
+            let _ = child.wait();
             bail!("the hashing helper has no pipes");
         };
+        let pid = child.id();
         let pending: Pending = Arc::new(Mutex::new(Some(HashMap::new())));
-        let (lines, mut queued) = mpsc::unbounded_channel::<Vec<u8>>();
+        // Plain threads, not tasks: a task belongs to the runtime of the
+        // worker that first hashed, and would go when that worker stops
+        // (at a graceful shutdown, before the others are done).
+        let (lines, queued) = std::sync::mpsc::channel::<Vec<u8>>();
         let stopped = Arc::clone(&pending);
-        tokio::spawn(async move {
-            while let Some(line) = queued.recv().await {
-                if stdin.write_all(&line).await.is_err() {
-                    // The helper is gone: fail what waits, at once.
-                    lock(&stopped).take();
-                    break;
+        std::thread::Builder::new()
+            .name("hash-helper-in".to_string())
+            .spawn(move || {
+                for line in queued {
+                    if stdin.write_all(&line).and_then(|()| stdin.flush()).is_err() {
+                        // The helper is gone: fail what waits, at once.
+                        lock(&stopped).take();
+                        break;
+                    }
                 }
-            }
-        });
+                // Every sender is gone: the helper sees its input close.
+            })
+            .context("starting the hashing helper's writer")?;
         let replies = Arc::clone(&pending);
-        let pid = child.id().unwrap_or_default();
-        tokio::spawn(async move {
-            let mut lines = tokio::io::BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let Ok(reply) = serde_json::from_str::<Reply>(&line) else {
-                    tracing::error!("the hashing helper answered something unreadable");
-                    break;
-                };
-                let waiting = lock(&replies)
-                    .as_mut()
-                    .and_then(|pending| pending.remove(&reply.id));
-                if let Some((waiting, _slot)) = waiting {
-                    let _ = waiting.send(reply.result);
+        std::thread::Builder::new()
+            .name("hash-helper-out".to_string())
+            .spawn(move || {
+                for line in std::io::BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    let Ok(reply) = serde_json::from_str::<Reply>(&line) else {
+                        tracing::error!("the hashing helper answered something unreadable");
+                        break;
+                    };
+                    let waiting = lock(&replies)
+                        .as_mut()
+                        .and_then(|pending| pending.remove(&reply.id));
+                    if let Some((waiting, _slot)) = waiting {
+                        let _ = waiting.send(reply.result);
+                    }
                 }
-            }
-            // Dropping the waiting senders (and their slots) fails their
-            // requests at once.
-            lock(&replies).take();
-            tracing::warn!("the hashing helper (pid {pid}) stopped; the next hash starts another");
-        });
+                // Dropping the waiting senders (and their slots) fails their
+                // requests at once.
+                lock(&replies).take();
+                tracing::warn!(
+                    "the hashing helper (pid {pid}) stopped; the next hash starts another"
+                );
+            })
+            .context("starting the hashing helper's reader")?;
         tracing::info!(
             "password hashing runs in a helper process (pid {pid}) with a scheduling group of \
              its own at a low weight"
@@ -278,6 +293,15 @@ impl Helper {
             pending,
             next_id: 0,
         })
+    }
+}
+
+impl Drop for Running {
+    /// The helper goes with the application (its input closing would end
+    /// it too, once its queued hashes are done).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

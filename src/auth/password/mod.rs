@@ -18,10 +18,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use helper::{Helper, HelperError, Outcome};
 pub use helper::{
     GROUP_NICE as HELPER_GROUP_NICE, SUBCOMMAND as HELPER_SUBCOMMAND, serve as serve_helper,
 };
+use helper::{Helper, HelperError, Outcome};
 use serde::{Deserialize, Serialize};
 use threads::HashPool;
 

@@ -77,7 +77,9 @@ impl Server for Replica {
                 // replica streams over TLS and verifies its primary.
                 source.push_str(&format!(
                     " sslmode=verify-full sslrootcert={}",
-                    crate::settings::quote_conninfo(&node.tls_dir()?.join("ca.pem").display().to_string())
+                    crate::settings::quote_conninfo(
+                        &node.tls_dir()?.join("ca.pem").display().to_string()
+                    )
                 ));
             }
             // A clone made for another phase streams the wrong way (in the
