@@ -1279,6 +1279,8 @@ async fn phase_6_segments_the_hosts_and_speaks_only_tls_to_browsers_and_postgres
         "schemathesis is not installed: `make test-deps` (or scripts/ensure-sweep-tool) installs it"
     );
     let swept = tokio::process::Command::new(&sweeper)
+        // Its cache of findings goes with the stack's state, not the checkout.
+        .current_dir(state.path())
         .arg("run")
         .arg(project.join("api/openapi.yml"))
         .args(["--url", &format!("{https}/api")])
