@@ -76,12 +76,17 @@ pub struct ChildOptions<'a> {
 /// so that nothing it runs looks in the starting account's home (libpq
 /// reads `~/.postgresql/` for client certificates, for one).
 pub fn run_as(command: &mut Command, user: &User) {
-    command
+    account_env(command, user)
         .uid(user.uid.as_raw())
-        .gid(user.gid.as_raw())
+        .gid(user.gid.as_raw());
+}
+
+/// The environment that names `user`'s account.
+fn account_env<'a>(command: &'a mut Command, user: &User) -> &'a mut Command {
+    command
         .env("HOME", &user.dir)
         .env("USER", &user.name)
-        .env("LOGNAME", &user.name);
+        .env("LOGNAME", &user.name)
 }
 
 /// Makes `command` run inside the network namespace `netns` (a host of its
@@ -104,10 +109,7 @@ pub fn place(
         .with_context(|| format!("opening the network namespace {}", path.display()))?;
     let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
     let identity = user.map(|user| {
-        command
-            .env("HOME", &user.dir)
-            .env("USER", &user.name)
-            .env("LOGNAME", &user.name);
+        account_env(command, user);
         (user.uid.as_raw(), user.gid.as_raw())
     });
     // SAFETY: only async-signal-safe system calls (setns, setgroups,

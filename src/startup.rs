@@ -212,9 +212,6 @@ async fn report_headers(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let api = request.path().starts_with("/api/");
-    // The read-your-writes cookie is `Secure` whenever the client came over
-    // HTTPS, as the session's is.
-    let https = crate::client::ClientInfo::of(request.request()).https;
     let state = request.app_data::<web::Data<AppState>>().cloned();
     let read_after = read_after(&request).filter(|position| {
         state
@@ -245,6 +242,9 @@ async fn report_headers(
         }
         if !api {
             let ttl = state.read_after_ttl_secs;
+            // `Secure` whenever the client came over HTTPS, as the session
+            // cookie is.
+            let https = crate::client::ClientInfo::of(response.request()).https;
             let cookie = actix_web::cookie::Cookie::build(READ_AFTER_COOKIE, text)
                 .path("/")
                 .http_only(true)

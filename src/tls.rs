@@ -75,6 +75,29 @@ pub async fn https_send(
     body: Option<&str>,
     authority: &Path,
 ) -> anyhow::Result<Answer> {
+    let rest = url
+        .strip_prefix("https://")
+        .with_context(|| format!("{url} is not an https:// address"))?;
+    let host_port = rest.split('/').next().unwrap_or(rest);
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse::<u16>().context("the port")?),
+        None => (host_port, 443),
+    };
+    let tcp = tokio::net::TcpStream::connect((host, port))
+        .await
+        .with_context(|| format!("connecting to {host_port}"))?;
+    https_send_over(tcp, method, url, body, authority).await
+}
+
+/// [`https_send`] over a connection already open to the host `url` names
+/// (one opened from inside a network namespace, say).
+pub async fn https_send_over(
+    tcp: tokio::net::TcpStream,
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+    authority: &Path,
+) -> anyhow::Result<Answer> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url
         .strip_prefix("https://")
@@ -83,16 +106,12 @@ pub async fn https_send(
         Some(slash) => (&rest[..slash], &rest[slash..]),
         None => (rest, "/"),
     };
-    let (host, port) = match host_port.rsplit_once(':') {
-        Some((host, port)) => (host, port.parse::<u16>().context("the port")?),
-        None => (host_port, 443),
-    };
+    let host = host_port
+        .rsplit_once(':')
+        .map_or(host_port, |(host, _)| host);
     let name = rustls_pki_types::ServerName::try_from(host.to_string())
         .with_context(|| format!("`{host}` is not a host name"))?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config(authority)?));
-    let tcp = tokio::net::TcpStream::connect((host, port))
-        .await
-        .with_context(|| format!("connecting to {host_port}"))?;
     let mut tls = connector
         .connect(name, tcp)
         .await

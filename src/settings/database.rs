@@ -19,6 +19,29 @@ use anyhow::bail;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+/// The `DB_*` variables beside `DB_HOST`, which mean nothing without it.
+const DB_PARTS: [&str; 6] = [
+    "DB_PORT",
+    "DB_NAME",
+    "DB_USER",
+    "DB_PASSWORD",
+    "DB_SSLMODE",
+    "DB_SSLROOTCERT",
+];
+
+/// Every variable that names the database: `DATABASE_URL`, `DB_HOST` and
+/// its parts. A process started for another database must not inherit them.
+pub const DATABASE_VARIABLES: [&str; 8] = [
+    "DATABASE_URL",
+    "DB_HOST",
+    DB_PARTS[0],
+    DB_PARTS[1],
+    DB_PARTS[2],
+    DB_PARTS[3],
+    DB_PARTS[4],
+    DB_PARTS[5],
+];
+
 /// Connection and pool settings.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -92,17 +115,7 @@ impl DatabaseSettings {
             (Some(url), None) => self.url = SecretString::from(url.clone()),
             (None, Some(host)) => self.url = SecretString::from(split_to_conninfo(host, &vars)?),
             (None, None) => {
-                if let Some(stray) = [
-                    "DB_PORT",
-                    "DB_NAME",
-                    "DB_USER",
-                    "DB_PASSWORD",
-                    "DB_SSLMODE",
-                    "DB_SSLROOTCERT",
-                ]
-                .iter()
-                .find(|key| vars.contains_key(**key))
-                {
+                if let Some(stray) = DB_PARTS.iter().find(|key| vars.contains_key(**key)) {
                     bail!("{stray} is set but DB_HOST is not: set DB_HOST too, or unset {stray}");
                 }
             }

@@ -1024,42 +1024,6 @@ async fn reaches(namespace: Option<&std::path::Path>, address: SocketAddr) -> bo
         .is_ok()
 }
 
-/// The status of `POST /api/users/login` with `body`, over HTTPS to the
-/// front door at `address`, sent from inside `namespace`.
-#[cfg(all(
-    feature = "replicas",
-    feature = "cache",
-    feature = "stateless-sessions"
-))]
-async fn sign_in_from(
-    namespace: Option<&std::path::Path>,
-    address: SocketAddr,
-    authority: &std::path::Path,
-    body: &str,
-) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let stream = million::stack::network::connect_from(namespace, address, Duration::from_secs(2))
-        .await
-        .unwrap();
-    let config = million::tls::client_config(authority).unwrap();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let name = rustls_pki_types::ServerName::from(address.ip());
-    let mut tls = connector.connect(name, stream).await.unwrap();
-    let request = format!(
-        "POST /api/users/login HTTP/1.0\r\nHost: {address}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    tls.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    let _ = tls.read_to_end(&mut answer).await;
-    String::from_utf8_lossy(&answer)
-        .split_whitespace()
-        .nth(1)
-        .and_then(|status| status.parse().ok())
-        .unwrap_or(0)
-}
-
 #[cfg(all(
     feature = "replicas",
     feature = "cache",
@@ -1327,13 +1291,23 @@ async fn phase_6_segments_the_hosts_and_speaks_only_tls_to_browsers_and_postgres
     assert_eq!(last, 429, "the burst is throttled");
     if segmented {
         // An app server's namespace stands in for a second visitor's address.
-        let status = sign_in_from(
+        let stream = million::stack::network::connect_from(
             in_app.as_deref(),
             https_address,
-            &authority,
-            r#"{"user":{"email":"demo@example.com","password":"password"}}"#,
+            Duration::from_secs(2),
         )
-        .await;
+        .await
+        .unwrap();
+        let status = million::tls::https_send_over(
+            stream,
+            "POST",
+            &format!("{https}/api/users/login"),
+            Some(r#"{"user":{"email":"demo@example.com","password":"password"}}"#),
+            &authority,
+        )
+        .await
+        .unwrap()
+        .status;
         assert_eq!(status, 200, "another address signs in normally");
     }
     stack.down().await;

@@ -56,17 +56,10 @@ fn start_app(plan: &Plan, secrets: &Secrets, index: usize) -> anyhow::Result<Man
     let app = &plan.apps[index];
     let mut command = Command::new(&plan.app_binary);
     command.arg("serve").current_dir(&plan.project_dir);
-    for inherited in [
-        "DATABASE_URL",
-        "DB_HOST",
-        "DB_PORT",
-        "DB_NAME",
-        "DB_USER",
-        "DB_PASSWORD",
-        "DB_SSLMODE",
-        "DB_SSLROOTCERT",
-        "RUST_LOG",
-    ] {
+    for inherited in crate::settings::database::DATABASE_VARIABLES
+        .into_iter()
+        .chain(["RUST_LOG"])
+    {
         command.env_remove(inherited);
     }
     let servers: Vec<String> = plan

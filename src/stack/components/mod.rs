@@ -134,7 +134,10 @@ pub fn layout(plan: &Plan) -> Vec<Placed> {
         place(
             "redis".to_string(),
             address.to_string(),
-            Arc::new(Redis { address }),
+            Arc::new(Redis {
+                address,
+                password: std::sync::OnceLock::new(),
+            }),
         );
     }
     for (index, app) in plan.apps.iter().enumerate() {

@@ -16,6 +16,9 @@ use crate::stack::secrets::Secrets;
 /// Redis listening on `address`.
 pub struct Redis {
     pub address: SocketAddr,
+    /// The app's account's password, once rendered into its config (phase
+    /// 6): what the probe signs in with.
+    pub password: std::sync::OnceLock<String>,
 }
 
 impl Server for Redis {
@@ -29,6 +32,7 @@ impl Server for Redis {
         std::fs::create_dir_all(&data)?;
         let conf = config_dir(plan).join("redis.conf");
         let access = if plan.tls() {
+            let _ = self.password.set(secrets.redis_password.clone());
             use sha2::Digest;
             let digest = sha2::Sha256::digest(secrets.redis_password.as_bytes());
             let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
@@ -84,12 +88,8 @@ impl Server for Redis {
 
     fn probe<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, bool> {
         async move {
-            let secrets = Secrets::load_or_create(&plan.state_dir).ok();
-            let password = secrets
-                .as_ref()
-                .filter(|_| plan.tls())
-                .map(|secrets| secrets.redis_password.as_str());
             let namespace = plan.namespace_of(self.address.ip());
+            let password = self.password.get().map(String::as_str);
             redis_ok(namespace.as_deref(), self.address, password).await
         }
         .boxed()
