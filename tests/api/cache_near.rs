@@ -182,7 +182,7 @@ async fn a_lost_message_is_covered_by_the_near_ttl() {
     let client = deadpool_redis::redis::Client::open(redis.url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let _: () = deadpool_redis::redis::cmd("DEL")
-        .arg("million:v1:lost")
+        .arg("million:lost")
         .query_async(&mut conn)
         .await
         .unwrap();
@@ -258,4 +258,65 @@ async fn the_near_cache_keeps_to_its_capacity() {
         assert_eq!(read.as_deref(), Some(big.as_str()));
     }
     assert_eq!(loads.load(Ordering::SeqCst), 200, "no entry was lost");
+}
+
+/// Reads `key` through `cache` until it answers `wanted` (loading `wanted`
+/// on a miss); fails if an older value still comes more than the bound
+/// after `written`.
+async fn until_read(cache: &Cache, key: &str, wanted: &str, written: Instant) {
+    let started = Instant::now();
+    loop {
+        let sent = Instant::now();
+        let read = cache
+            .get_or_load(key, Duration::from_secs(600), async || {
+                Ok::<_, AppError>(Some(wanted.to_string()))
+            })
+            .await
+            .unwrap();
+        if read.as_deref() == Some(wanted) {
+            return;
+        }
+        assert!(
+            sent < written + BOUND,
+            "{read:?} served {:?} after the write that replaced it",
+            sent - written
+        );
+        assert!(started.elapsed() < PATIENCE, "{wanted} never came");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn two_releases_with_different_cached_shapes_each_see_the_others_invalidations() {
+    // During a rolling deploy the old release and the new one, whose cached
+    // shape has changed, share one Redis.
+    let redis = TestRedis::start().await;
+    let settings = near_settings(&redis, BOUND.as_millis() as u64);
+    let old = Cache::for_schema(&settings, 1).unwrap();
+    let new = Cache::for_schema(&settings, 2).unwrap();
+    until_cache_subscribed(&old).await;
+    until_cache_subscribed(&new).await;
+
+    // Each reads only its own shape: the other's entry is a miss.
+    until_near_hit(&old, "profile:jake", "old shape, bio 1").await;
+    until_near_hit(&new, "profile:jake", "new shape, bio 1").await;
+
+    // The old release writes: the new one stops serving what it replaced.
+    old.invalidate(Invalidation {
+        keys: vec!["profile:jake".into()],
+        generations: vec![],
+    })
+    .await;
+    let written = Instant::now();
+    until_read(&new, "profile:jake", "new shape, bio 2", written).await;
+
+    // And the other way round.
+    until_near_hit(&old, "profile:jake", "old shape, bio 2").await;
+    new.invalidate(Invalidation {
+        keys: vec!["profile:jake".into()],
+        generations: vec![],
+    })
+    .await;
+    let written = Instant::now();
+    until_read(&old, "profile:jake", "old shape, bio 3", written).await;
 }

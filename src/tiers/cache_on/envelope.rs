@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 /// A cached value with its bookkeeping.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Envelope<T> {
+    /// The version of the value's shape ([`super::SCHEMA`]); entries from
+    /// before it was kept read as 0.
+    #[serde(rename = "s", default)]
+    pub schema: u32,
     /// The value; `None` caches "does not exist".
     #[serde(rename = "v")]
     pub value: Option<T>,
@@ -45,6 +49,7 @@ mod tests {
 
     fn envelope(delta_ms: u64, expires_at_ms: u64) -> Envelope<u8> {
         Envelope {
+            schema: 1,
             value: Some(1),
             delta_ms,
             expires_at_ms,
@@ -79,12 +84,13 @@ mod tests {
     #[test]
     fn missing_values_round_trip() {
         let missing: Envelope<String> = Envelope {
+            schema: 1,
             value: None,
             delta_ms: 3,
             expires_at_ms: 9,
         };
         let json = serde_json::to_string(&missing).unwrap();
-        assert_eq!(json, r#"{"v":null,"d":3,"x":9}"#);
+        assert_eq!(json, r#"{"s":1,"v":null,"d":3,"x":9}"#);
         let back: Envelope<String> = serde_json::from_str(&json).unwrap();
         assert!(back.value.is_none());
     }

@@ -1,8 +1,12 @@
 //! The Redis cache tier (built with `cache`): cache-aside with a TTL, done
 //! the way it survives real traffic.
 //!
-//! - Entries carry a schema version in their keys, so a deploy never reads an
-//!   old shape, and "does not exist" is cached too, briefly.
+//! - Entries carry the version of their shape ([`SCHEMA`]) inside the value,
+//!   not in the key: while a rolling deploy runs two releases with different
+//!   shapes, each reads the other's entries as misses (and refills them), and
+//!   an invalidation from either release deletes the one key both read, so
+//!   neither can serve what the other's write replaced. "Does not exist" is
+//!   cached too, briefly.
 //! - A miss is filled under a lease (`SET key:lease token NX PX`): one server
 //!   refills while others wait briefly for it. A write deletes the entry and
 //!   its lease after the transaction commits; a fill whose lease was deleted
@@ -58,8 +62,12 @@ use crate::error::AppError;
 use crate::report::{self, CacheOutcome};
 use crate::settings::CacheSettings;
 
-/// Bumped whenever a cached shape changes: old entries are then never read.
-const SCHEMA: u32 = 1;
+/// Bumped whenever a cached shape changes: entries of another version are
+/// then read as misses. Keys carry no version (see the module's notes).
+pub const SCHEMA: u32 = 2;
+
+/// Every key and channel of the cache starts with this.
+const PREFIX: &str = "million:";
 
 /// Stores `ARGV[2]` under `KEYS[1]` for `ARGV[3]` ms only if this caller
 /// still holds the lease `KEYS[2]` (`ARGV[1]`), then drops the lease.
@@ -113,6 +121,8 @@ struct Inner {
     /// The pub/sub channel of invalidations.
     channel: String,
     prefix: String,
+    /// The version of the shapes this release stores.
+    schema: u32,
     fill: redis::Script,
 }
 
@@ -187,6 +197,13 @@ impl Cache {
     /// Called within a Tokio runtime, it also starts listening for other
     /// servers' invalidations (without one the near cache stays off).
     pub fn new(settings: &CacheSettings) -> anyhow::Result<Self> {
+        Self::for_schema(settings, SCHEMA)
+    }
+
+    /// The cache as a release whose cached shapes are at version `schema`
+    /// sees it: how two releases share one Redis during a rolling deploy
+    /// (what the tests of mixed releases build).
+    pub fn for_schema(settings: &CacheSettings, schema: u32) -> anyhow::Result<Self> {
         if !settings.enabled() {
             return Ok(Self::default());
         }
@@ -202,7 +219,7 @@ impl Cache {
             .recycle_timeout(Some(timeout))
             .build()
             .map_err(|error| anyhow::anyhow!("building the Redis pool: {error}"))?;
-        let prefix = format!("million:v{SCHEMA}:");
+        let prefix = PREFIX.to_string();
         let channel = format!("{prefix}invalidations");
         let me = random_token();
         let near = Arc::new(Near::new(
@@ -246,6 +263,7 @@ impl Cache {
                 me,
                 channel,
                 prefix,
+                schema,
                 fill: redis::Script::new(FILL_SCRIPT),
             })),
         })
@@ -729,9 +747,12 @@ impl Inner {
         match raw {
             None => Read::Unavailable,
             Some(None) => Read::Missing,
-            // An entry that no longer parses is as good as missing.
-            Some(Some(text)) => serde_json::from_str(&text)
-                .map_or(Read::Missing, |entry| Read::Found(entry, text.len())),
+            // An entry of another release's shape, or one that no longer
+            // parses, is as good as missing.
+            Some(Some(text)) => match serde_json::from_str::<Envelope<T>>(&text) {
+                Ok(entry) if entry.schema == self.schema => Read::Found(entry, text.len()),
+                _ => Read::Missing,
+            },
         }
     }
 
@@ -826,6 +847,7 @@ impl Inner {
             Duration::from_secs(self.settings.missing_ttl_secs)
         };
         let entry = Envelope {
+            schema: self.schema,
             value,
             delta_ms: started.elapsed().as_millis() as u64,
             expires_at_ms: now_ms() + ttl.as_millis() as u64,

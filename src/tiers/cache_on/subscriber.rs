@@ -136,11 +136,11 @@ mod tests {
     fn messages_round_trip_and_stay_small() {
         let message = Message {
             from: "a".into(),
-            forget: vec!["million:v1:profile:jake".into()],
+            forget: vec!["million:profile:jake".into()],
             all: false,
         };
         let text = message.encode();
-        assert_eq!(text, r#"{"from":"a","forget":["million:v1:profile:jake"]}"#);
+        assert_eq!(text, r#"{"from":"a","forget":["million:profile:jake"]}"#);
         assert_eq!(serde_json::from_str::<Message>(&text).unwrap(), message);
     }
 }
