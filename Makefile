@@ -18,9 +18,11 @@ deps: ## Install the system packages the app needs (PostgreSQL)
 	@scripts/ensure-packages postgresql
 
 .PHONY: test-deps
-test-deps: deps node_modules/.package-lock.json ## Install what the tests need (Chromium, chromedriver, nginx, HAProxy, Redis, iproute2 and nftables; axe-core from npm; schemathesis from PyPI)
+test-deps: deps node_modules/.package-lock.json ## Install what the tests need (Chromium, chromedriver, nginx, HAProxy, Redis, iproute2 and nftables, and as root Podman; axe-core from npm; schemathesis from PyPI)
 	@scripts/ensure-packages chromium chromium-driver nginx haproxy redis-server iproute2 nftables
 	@scripts/ensure-sweep-tool
+	@# As root the phase 7 test runs containers: Podman must be set up.
+	@if [ "$$(id -u)" -eq 0 ]; then scripts/ensure-containers >/dev/null; fi
 
 # axe-core, the accessibility checker the browser test runs in every page,
 # pinned in package.json and package-lock.json. Installed again only when
@@ -41,6 +43,14 @@ run: build ## Run the site on http://127.0.0.1:8000 (own PostgreSQL in .million/
 test: test-deps ## Run every test, in the default build and with every tier built in
 	$(CARGO) test
 	$(CARGO) test --all-features
+
+.PHONY: test-containers
+test-containers: test-deps ## The container side: the images, the API tests against the PostgreSQL image through testcontainers, the Compose topology, the deploy files' validators
+	$(CARGO) build --all-features
+	BINARY=$(TARGET_DIR)/debug/million scripts/build-images
+	scripts/with-docker-api env MILLION_TEST_BACKEND=docker $(CARGO) test --all-features --test api api_
+	scripts/compose-check
+	scripts/check-deploy-files
 
 .PHONY: seed
 seed: build ## Load SEED_USERS users and SEED_ARTICLES articles (default 100k / 200k)
@@ -97,6 +107,26 @@ phase5: build-tiers phase-deps ## Phase 5: phase 4 plus two streaming replicas (
 .PHONY: phase6
 phase6: build-tiers phase-deps ## Phase 6: phase 5 hardened: HTTPS only at HAProxy (127.0.0.1:8443, HSTS), TLS to PostgreSQL and between replicas, Redis behind a password
 	$(TIERS_BIN) stack up 6 $(DETACH_FLAG) $(SESSIONS_FLAG) $(PG_MEMORY_FLAG) $(APPS_FLAG)
+
+.PHONY: phase7
+phase7: build-tiers phase-deps ## Phase 7: phase 6 with the app servers as containers of an image tagged with this commit (as root, Podman)
+	@release=$$(BINARY=$(TIERS_BIN) scripts/build-images app | tail -1) && \
+	  $(TIERS_BIN) stack up 7 --image million-app:$$release $(DETACH_FLAG) $(SESSIONS_FLAG) $(PG_MEMORY_FLAG) $(APPS_FLAG)
+
+.PHONY: images
+images: build-tiers ## Build the container images (app, PostgreSQL, Redis, HAProxy) tagged with the commit and latest
+	BINARY=$(TIERS_BIN) scripts/build-images
+
+LOAD_FLAG := $(if $(LOAD),--load,)
+
+.PHONY: deploy
+deploy: build-tiers ## Phase 7: build the working tree into a new image, migrate, roll the app servers onto it (LOAD=1: under traffic)
+	@release=$$(BINARY=$(TIERS_BIN) scripts/build-images app | tail -1) && \
+	  $(TIERS_BIN) stack deploy million-app:$$release $(LOAD_FLAG)
+
+.PHONY: rollback
+rollback: ## Phase 7: roll the app servers back to the image before the last deploy (LOAD=1: under traffic)
+	@$(CONTROL_BIN) stack rollback $(LOAD_FLAG)
 
 .PHONY: phase-status
 phase-status: ## What runs where, and whether it is healthy

@@ -43,6 +43,10 @@ pub enum Command {
     },
     /// Print the effective configuration, secrets masked.
     Config,
+    /// Exit 0 if the server configured here answers `/healthz` within two
+    /// seconds, 1 otherwise: a container's health check, with no HTTP
+    /// client in the image.
+    Healthcheck,
     /// Drive traffic through the running phase's front door and report
     /// requests/s, p50/p99 latency and errors.
     Load(crate::load::LoadArgs),
@@ -87,6 +91,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", settings.to_redacted_toml()?);
             Ok(())
         }
+        Command::Healthcheck => healthcheck(&settings.application).await,
         Command::Migrate => {
             with_database(&mut settings, async |settings| {
                 let applied = db::migrations::run(conninfo(settings)).await?;
@@ -133,6 +138,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
+    }
+}
+
+/// Asks this machine's server for `/healthz`, at the address it is
+/// configured to listen on (`0.0.0.0` and `::` are asked on loopback).
+async fn healthcheck(application: &crate::settings::ApplicationSettings) -> anyhow::Result<()> {
+    let host: std::net::IpAddr = application
+        .host
+        .parse()
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    let host = match host {
+        unspecified if unspecified.is_unspecified() => {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        }
+        host => host,
+    };
+    let url = format!(
+        "http://{}/healthz",
+        std::net::SocketAddr::new(host, application.port)
+    );
+    let answer = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build()?
+        .get(&url)
+        .send()
+        .await;
+    match answer {
+        Ok(response) if response.status().is_success() => Ok(()),
+        Ok(response) => anyhow::bail!("{url} answered {}", response.status()),
+        Err(error) => anyhow::bail!("{url} did not answer: {error}"),
     }
 }
 

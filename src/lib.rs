@@ -14,6 +14,7 @@ pub mod error;
 pub mod load;
 pub mod models;
 pub mod process;
+pub mod release;
 pub mod report;
 pub mod routes;
 pub mod schema;

@@ -147,6 +147,7 @@ fn server(listener: TcpListener, state: AppState, settings: &Settings) -> anyhow
             .wrap(
                 DefaultHeaders::new()
                     .add(("X-Served-By", instance.as_str()))
+                    .add(("X-App-Version", crate::release::current().release.as_str()))
                     .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
                     .add((header::REFERRER_POLICY, "strict-origin-when-cross-origin")),
             )

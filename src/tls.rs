@@ -75,6 +75,29 @@ pub async fn https_send(
     body: Option<&str>,
     authority: &Path,
 ) -> anyhow::Result<Answer> {
+    https_request(method, url, &[], body, authority).await
+}
+
+/// [`https_send`] over a connection already open to the host `url` names
+/// (one opened from inside a network namespace, say).
+pub async fn https_send_over(
+    tcp: tokio::net::TcpStream,
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+    authority: &Path,
+) -> anyhow::Result<Answer> {
+    https_request_over(tcp, method, url, &[], body, authority).await
+}
+
+/// [`https_send`] with extra request `headers` (`Authorization`, say).
+pub async fn https_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+    authority: &Path,
+) -> anyhow::Result<Answer> {
     let rest = url
         .strip_prefix("https://")
         .with_context(|| format!("{url} is not an https:// address"))?;
@@ -86,15 +109,15 @@ pub async fn https_send(
     let tcp = tokio::net::TcpStream::connect((host, port))
         .await
         .with_context(|| format!("connecting to {host_port}"))?;
-    https_send_over(tcp, method, url, body, authority).await
+    https_request_over(tcp, method, url, headers, body, authority).await
 }
 
-/// [`https_send`] over a connection already open to the host `url` names
-/// (one opened from inside a network namespace, say).
-pub async fn https_send_over(
+/// [`https_request`] over a connection already open to the host `url` names.
+pub async fn https_request_over(
     tcp: tokio::net::TcpStream,
     method: &str,
     url: &str,
+    headers: &[(&str, &str)],
     body: Option<&str>,
     authority: &Path,
 ) -> anyhow::Result<Answer> {
@@ -119,6 +142,12 @@ pub async fn https_send_over(
     let mut request = format!(
         "{method} {path} HTTP/1.0\r\nHost: {host_port}\r\nUser-Agent: million\r\nAccept: */*\r\n"
     );
+    for (name, value) in headers {
+        if name.contains(['\r', '\n', ':']) || value.contains(['\r', '\n']) {
+            anyhow::bail!("header {name:?} cannot be sent as it is");
+        }
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
     if let Some(body) = body {
         request.push_str(&format!(
             "Content-Type: application/json\r\nContent-Length: {}\r\n",

@@ -3,7 +3,8 @@
 //! `/healthz` answers while the process serves requests; `/readyz` only when
 //! the database also answers within a second (or, with read replicas, while
 //! they serve reads with the primary down), so a balancer stops sending
-//! traffic to a server that cannot do anything with it.
+//! traffic to a server that cannot do anything with it. `/version` names
+//! the release that answers ([`crate::release`]).
 
 use std::time::Duration;
 
@@ -17,7 +18,15 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/healthz", web::head().to(healthz))
         .route("/readyz", web::get().to(readyz))
-        .route("/readyz", web::head().to(readyz));
+        .route("/readyz", web::head().to(readyz))
+        .route("/version", web::get().to(version));
+}
+
+/// Which release answers: its name, commit, build time and tiers.
+async fn version() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(crate::release::current())
 }
 
 async fn healthz() -> HttpResponse {

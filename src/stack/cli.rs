@@ -33,7 +33,7 @@ pub enum Sessions {
 /// The stack commands.
 #[derive(Debug, Subcommand)]
 pub enum StackCommand {
-    /// Stand up phase N (1 to 6) on this machine; Ctrl-C stops it.
+    /// Stand up phase N (1 to 7) on this machine; Ctrl-C stops it.
     Up {
         /// The phase.
         phase: u8,
@@ -52,6 +52,28 @@ pub enum StackCommand {
         /// App servers behind HAProxy (phase 3+; default 3).
         #[arg(long)]
         apps: Option<u8>,
+        /// The container image the app servers run (phase 7), e.g.
+        /// million-app:3f2a9c1e7b0d (`make images` builds it).
+        #[arg(long)]
+        image: Option<String>,
+    },
+    /// Roll the app servers onto another image, one at a time, without
+    /// dropping a request (phase 7): migrations first, then drain, stop,
+    /// start, healthy, back in rotation, next.
+    Deploy {
+        /// The image, e.g. million-app:3f2a9c1e7b0d.
+        image: String,
+        /// Send reads and writes through the front door during the roll
+        /// and report failed requests and the releases that answered.
+        #[arg(long)]
+        load: bool,
+    },
+    /// Roll the app servers back to the image they ran before the last
+    /// deploy, the same way.
+    Rollback {
+        /// As for `deploy`.
+        #[arg(long)]
+        load: bool,
     },
     /// Show what runs where and whether it is healthy.
     Status,
@@ -117,6 +139,7 @@ pub async fn run(command: StackCommand) -> anyhow::Result<()> {
             sessions,
             pg_memory,
             apps,
+            image,
         } => {
             let app_binary = match app_binary {
                 Some(path) => std::path::absolute(path)?,
@@ -125,6 +148,15 @@ pub async fn run(command: StackCommand) -> anyhow::Result<()> {
             let mut plan = Plan::standard(phase, project.clone(), app_binary)?;
             if let Some(apps) = apps {
                 plan = plan.with_apps(apps)?;
+            }
+            match (phase, image) {
+                (7, Some(image)) => plan = plan.with_image(&image),
+                (7, None) => bail!(
+                    "phase 7 runs the app servers from an image: pass --image million-app:<tag> \
+                     (`make phase7` builds it and passes it)"
+                ),
+                (_, Some(_)) => bail!("--image is for phase 7, whose app servers are containers"),
+                (_, None) => {}
             }
             if let Some(sessions) = sessions {
                 plan.sessions = match sessions {
@@ -146,6 +178,18 @@ pub async fn run(command: StackCommand) -> anyhow::Result<()> {
             up_foreground(plan).await
         }
         StackCommand::Status => status(&project).await,
+        StackCommand::Deploy { image, load } => deploy(&project, &image, load).await,
+        StackCommand::Rollback { load } => {
+            let state = running_state(&state_dir(&project))?;
+            let Some(previous) = state.rollout.previous else {
+                bail!(
+                    "there is nothing to roll back to: the app servers run the image they \
+                     started with ({})",
+                    state.rollout.current.as_deref().unwrap_or("none")
+                );
+            };
+            deploy(&project, &previous, load).await
+        }
         StackCommand::Down => down(&project).await,
         StackCommand::Kill { name } => crash(&state_dir(&project), &name),
         StackCommand::Stop { name } => {
@@ -493,6 +537,77 @@ async fn request(project: &Path, request: Request, name: &str, wanted: &str) -> 
     }
 }
 
+/// Asks the supervisor to roll the app servers onto `image`, shows the
+/// roll's steps as they happen, and with `load`, traffic's report.
+async fn deploy(project: &Path, image: &str, load: bool) -> anyhow::Result<()> {
+    let dir = state_dir(project);
+    let state = running_state(&dir)?;
+    let Some(current) = &state.rollout.current else {
+        bail!(
+            "the running stack's app servers are not containers: deploys are phase 7's (make phase7)"
+        );
+    };
+    if state.rollout.rolling_to.is_some() {
+        bail!("a deploy is already under way: `make phase-status` shows it");
+    }
+    println!("Deploying {image} over {current}.");
+    let traffic = if load {
+        let traffic = super::traffic::Traffic::start(&state.front_url, state.authority.clone())
+            .await
+            .context("starting traffic through the front door")?;
+        println!("Traffic runs through {} meanwhile.", state.front_url);
+        // A moment of the old release alone, to compare with.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        Some(traffic)
+    } else {
+        None
+    };
+    let asked = state.rollout.deploys;
+    Request::Deploy(image.to_string()).send(&dir)?;
+    let mut shown = 0;
+    let started = Instant::now();
+    let outcome = loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let Some(now) = StackState::load(&dir)? else {
+            bail!("the stack's state file is gone");
+        };
+        if !now.supervisor_alive() {
+            bail!(
+                "the stack's supervisor has stopped; see {}",
+                dir.join("logs").display()
+            );
+        }
+        if now.rollout.deploys <= asked {
+            if started.elapsed() > Duration::from_secs(60) {
+                bail!("the supervisor did not take up the deploy within 60 s");
+            }
+            continue;
+        }
+        for step in now.rollout.steps.iter().skip(shown) {
+            println!("  {step}");
+        }
+        shown = now.rollout.steps.len();
+        if let Some(outcome) = now.rollout.outcome {
+            break outcome;
+        }
+        if started.elapsed() > Duration::from_secs(1800) {
+            bail!("the deploy ran over 30 minutes; `make phase-status` shows where it is");
+        }
+    };
+    if let Some(traffic) = traffic {
+        // A moment of the new release alone.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        print!("{}", traffic.stop().await.report());
+    }
+    match outcome {
+        super::state::Outcome::Deployed => Ok(()),
+        super::state::Outcome::RolledBack(why) => {
+            bail!("the deploy was rolled back: {why}")
+        }
+        super::state::Outcome::Refused(why) => bail!("nothing was deployed: {why}"),
+    }
+}
+
 fn clean(project: &Path) -> anyhow::Result<()> {
     let dir = state_dir(project);
     if let Some(state) = StackState::load(&dir)? {
@@ -573,8 +688,10 @@ mod tests {
                     health_url: None,
                     condition: "up".into(),
                     netns: None,
+                    image: None,
                 })
                 .collect(),
+            rollout: Default::default(),
         }
         .save(dir)
         .unwrap();

@@ -29,6 +29,9 @@ pub fn summary(phase: u8) -> &'static str {
         6 => {
             "security hardening: TLS at the front door and to PostgreSQL, Redis behind a password, on top of phase 5"
         }
+        7 => {
+            "deploys: the app servers run as containers of an image tagged with its commit, rolled one at a time, on top of phase 6"
+        }
         _ => "a custom stack",
     }
 }
@@ -50,11 +53,13 @@ pub fn map(state: &StackState) -> String {
         summary(phase)
     ));
     for component in &state.components {
+        let role = match &component.image {
+            Some(image) => format!("container of {image}"),
+            None => role(&component.kind, balanced).to_string(),
+        };
         out.push_str(&format!(
-            "  {:<9} {:<22} {}\n",
-            component.name,
-            component.address,
-            role(&component.kind, balanced)
+            "  {:<9} {:<22} {role}\n",
+            component.name, component.address,
         ));
     }
     out.push_str(&format!("\n  Open          {}/\n", state.front_url));
@@ -99,6 +104,16 @@ pub fn map(state: &StackState) -> String {
         out.push_str(&format!(
             "\nNetwork segmentation is NOT enforced: {reason}. Every host is a loopback address\n\
              that anything on this machine can reach.\n"
+        ));
+    }
+    if let Some(current) = &state.rollout.current {
+        out.push_str(&format!(
+            "\nDeploy (the app servers run {current}):\n\
+             \x20 make deploy         build the working tree into a new image, migrate, then roll the app\n\
+             \x20                     servers onto it one at a time through HAProxy's runtime API (drain,\n\
+             \x20                     stop, start, healthy, back in); LOAD=1 sends traffic meanwhile and\n\
+             \x20                     counts failed requests. A server that fails on it rolls everything back.\n\
+             \x20 make rollback       roll back to the image before, the same way.\n"
         ));
     }
     out.push_str("\nBreak something on purpose:\n");
@@ -189,7 +204,9 @@ mod tests {
                 health_url: None,
                 condition: "up".into(),
                 netns: None,
+                image: None,
             }],
+            rollout: Default::default(),
         };
         let text = map(&state);
         assert!(text.contains("http://127.0.0.1:8404/"));

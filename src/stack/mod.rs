@@ -11,6 +11,8 @@
 pub mod authority;
 pub mod cli;
 pub mod components;
+pub mod containers;
+mod deploy;
 mod map;
 pub mod network;
 pub mod pgtune;
@@ -20,6 +22,7 @@ pub mod replication;
 pub mod secrets;
 
 pub mod state;
+pub mod traffic;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -82,6 +85,8 @@ pub struct Stack {
     status: Status,
     /// When this process (the supervisor) started, in clock ticks after boot.
     start_time: Option<u64>,
+    /// The app servers' image and the last deploy (phase 7).
+    rollout: state::Rollout,
     /// The boot it started in.
     boot_id: Option<String>,
 }
@@ -108,6 +113,7 @@ impl Stack {
         check_addresses_free(&plan)?;
         let secrets = Secrets::load_or_create(&plan.state_dir)?;
         let components = layout(&plan);
+        let plan_image = plan.apps.first().and_then(|app| app.image.clone());
         let mut stack = Self {
             plan,
             secrets,
@@ -115,6 +121,10 @@ impl Stack {
             status: Status::Starting,
             start_time: crate::process::start_time(std::process::id()),
             boot_id: crate::process::boot_id(),
+            rollout: state::Rollout {
+                current: plan_image.clone(),
+                ..state::Rollout::default()
+            },
         };
         stack.save_state(None);
         stack.say(&format!(
@@ -175,6 +185,12 @@ impl Stack {
 
     /// Starts component `index` and waits until it is healthy.
     async fn start_index(&mut self, index: usize) -> anyhow::Result<()> {
+        self.start_index_within(index, self.plan.start_timeout)
+            .await
+    }
+
+    /// [`Self::start_index`], giving up after `patience`.
+    async fn start_index_within(&mut self, index: usize, patience: Duration) -> anyhow::Result<()> {
         let started = Instant::now();
         let (name, address, server) = {
             let component = &self.components[index];
@@ -188,7 +204,7 @@ impl Stack {
         let log = components::log_file(&self.plan, &name);
         server.render(&self.plan, &self.secrets)?;
         let process = server.start(&self.plan, &self.secrets).await?;
-        let deadline = started + self.plan.start_timeout;
+        let deadline = started + patience;
         loop {
             if let Some(status) = process.exit_status() {
                 bail!(
@@ -204,7 +220,7 @@ impl Stack {
                 process.stop(Duration::from_secs(5)).await;
                 bail!(
                     "{name} at {address} was not healthy within {}s; see its log {}",
-                    self.plan.start_timeout.as_secs(),
+                    patience.as_secs(),
                     log.display()
                 );
             }
@@ -284,6 +300,7 @@ impl Stack {
             let outcome = match &request {
                 Request::Stop(name) => self.stop(name).await,
                 Request::Start(name) => self.start(name).await,
+                Request::Deploy(image) => self.deploy(image).await,
             };
             if let Err(error) = outcome {
                 self.say(&format!("  request {request:?} failed: {error:#}"));
@@ -347,6 +364,15 @@ impl Stack {
                 process.stop(Duration::from_secs(15)).await;
             }
         }
+        self.remove_containers();
+    }
+
+    /// Removes what is left of the app servers' containers (phase 7).
+    fn remove_containers(&self) {
+        if self.plan.containerized() {
+            let names: Vec<String> = self.plan.apps.iter().map(|app| app.name.clone()).collect();
+            containers::remove(&self.plan.state_dir, &names);
+        }
     }
 
     /// The state as `status` and the other commands read it.
@@ -398,8 +424,15 @@ impl Stack {
                         .parse::<std::net::SocketAddr>()
                         .ok()
                         .and_then(|address| self.plan.namespace_of(address.ip())),
+                    image: self
+                        .plan
+                        .apps
+                        .iter()
+                        .find(|app| app.name == component.name)
+                        .and_then(|app| app.image.clone()),
                 })
                 .collect(),
+            rollout: self.rollout.clone(),
         }
     }
 
@@ -419,6 +452,7 @@ impl Drop for Stack {
                 process.stop_blocking(Duration::from_secs(15));
             }
         }
+        self.remove_containers();
         network::down(&self.plan);
     }
 }

@@ -29,6 +29,9 @@ pub enum DatabasePlacement {
 pub struct AppServer {
     pub name: String,
     pub address: SocketAddr,
+    /// The container image it runs (phase 7), e.g. `million-app:3f2a9c1e7b0d`;
+    /// `None`: the plan's `app_binary`, as a plain process.
+    pub image: Option<String>,
 }
 
 /// Everything a phase needs to run on this machine.
@@ -90,11 +93,10 @@ impl Plan {
             1 | 2 => vec![AppServer {
                 name: "app-1".into(),
                 address: address("127.0.0.1:8000"),
+                image: None,
             }],
-            3..=6 => Self::app_servers(3),
-            other => {
-                bail!("phase {other} is not available here yet: `make phase1` to `make phase6` are")
-            }
+            3..=7 => Self::app_servers(3),
+            other => bail!("there is no phase {other}: `make phase1` to `make phase7` are"),
         };
         if phase >= 5 {
             crate::tiers::require("replicas", &format!("phase {phase}"))?;
@@ -198,6 +200,7 @@ impl Plan {
             .map(|n| AppServer {
                 name: format!("app-{n}"),
                 address: address(&format!("127.0.1.{n}:8000")),
+                image: None,
             })
             .collect()
     }
@@ -210,7 +213,11 @@ impl Plan {
         if !(1..=64).contains(&count) {
             bail!("APPS={count}: between 1 and 64 app servers");
         }
+        let image = self.apps.first().and_then(|app| app.image.clone());
         self.apps = Self::app_servers(count);
+        for app in &mut self.apps {
+            app.image.clone_from(&image);
+        }
         if !(1..=10).contains(&count) && self.network.is_some() {
             bail!("APPS={count}: at most 10 app servers when each host has a namespace of its own");
         }
@@ -218,6 +225,19 @@ impl Plan {
             Some(network) => self.in_network(network),
             None => self,
         })
+    }
+
+    /// Every app server runs the container image `image` (phase 7).
+    pub fn with_image(mut self, image: &str) -> Self {
+        for app in &mut self.apps {
+            app.image = Some(image.to_string());
+        }
+        self
+    }
+
+    /// Whether the app servers run as containers (phase 7).
+    pub fn containerized(&self) -> bool {
+        self.apps.iter().any(|app| app.image.is_some())
     }
 
     /// Whether the stack speaks TLS (phase 6): at the front door, and from

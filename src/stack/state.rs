@@ -42,6 +42,38 @@ pub struct ComponentState {
     /// asked from in there, since its peers alone may reach it.
     #[serde(default)]
     pub netns: Option<PathBuf>,
+    /// The container image it runs (phase 7's app servers).
+    #[serde(default)]
+    pub image: Option<String>,
+}
+
+/// The app servers' release, and the last rolling deploy (phase 7).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollout {
+    /// The image every app server runs once no roll is under way.
+    pub current: Option<String>,
+    /// The image before it: what `make rollback` goes back to.
+    pub previous: Option<String>,
+    /// Counts the deploys asked for, so a command can tell its own.
+    pub deploys: u64,
+    /// The image being rolled out, while a roll runs.
+    pub rolling_to: Option<String>,
+    /// What the last roll did, step by step.
+    pub steps: Vec<String>,
+    /// How the last roll ended: `None` while it runs.
+    pub outcome: Option<Outcome>,
+}
+
+/// How a rolling deploy ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every app server runs the new image.
+    Deployed,
+    /// A server failed on the new image: every server is back on the old one.
+    RolledBack(String),
+    /// The roll could not run (no image, migrations failed): nothing changed.
+    Refused(String),
 }
 
 /// The whole stack as last written by its supervisor.
@@ -78,6 +110,9 @@ pub struct StackState {
     /// in `secrets.json`).
     pub app_database: String,
     pub components: Vec<ComponentState>,
+    /// Phase 7: the release the app servers run and the last deploy.
+    #[serde(default)]
+    pub rollout: Rollout,
 }
 
 impl StackState {
@@ -183,6 +218,8 @@ pub enum Request {
     Stop(String),
     /// Start a stopped component.
     Start(String),
+    /// Roll every app server onto this container image (phase 7).
+    Deploy(String),
 }
 
 fn control_dir(state_dir: &Path) -> PathBuf {
@@ -197,7 +234,10 @@ impl Request {
         let (verb, name) = match self {
             Self::Stop(name) => ("stop", name),
             Self::Start(name) => ("start", name),
+            Self::Deploy(image) => ("deploy", image),
         };
+        // An image name may hold `/`: kept out of the file name.
+        let name = name.replace('/', "%2F");
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|elapsed| elapsed.as_nanos())
@@ -228,6 +268,7 @@ impl Request {
                 match verb {
                     "stop" => Some(Self::Stop(component)),
                     "start" => Some(Self::Start(component)),
+                    "deploy" => Some(Self::Deploy(component.replace("%2F", "/"))),
                     _ => None,
                 }
             })
@@ -295,11 +336,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         Request::Stop("app-2".into()).send(dir.path()).unwrap();
         Request::Start("app-2".into()).send(dir.path()).unwrap();
+        Request::Deploy("localhost/million-app:3f2a-dirty.1".into())
+            .send(dir.path())
+            .unwrap();
         assert_eq!(
             Request::take_all(dir.path()),
             [
                 Request::Stop("app-2".into()),
-                Request::Start("app-2".into())
+                Request::Start("app-2".into()),
+                Request::Deploy("localhost/million-app:3f2a-dirty.1".into())
             ]
         );
         assert!(Request::take_all(dir.path()).is_empty());

@@ -156,3 +156,47 @@ async fn metrics_are_served_in_the_prometheus_format() {
             .contains("million_db_pool_connections{state=\"idle\"}")
     );
 }
+
+#[tokio::test]
+async fn version_names_the_commit_it_was_built_from_on_every_response() {
+    let app = spawn_app().await;
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string());
+
+    let version = app.get("/version").await;
+
+    assert_eq!(version.status, StatusCode::OK);
+    assert_eq!(version.headers.get("cache-control").unwrap(), "no-store");
+    let release = version.body["release"].as_str().unwrap();
+    let commit = version.body["commit"].as_str().unwrap();
+    if let Some(head) = head {
+        assert_eq!(commit, head, "built from the checkout's HEAD");
+    }
+    assert_eq!(
+        release, commit,
+        "outside an image the release is the commit"
+    );
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(version.body["built"].as_str().unwrap()).is_ok(),
+        "{}",
+        version.body
+    );
+    assert_eq!(
+        version.body["features"].as_array().unwrap().len(),
+        million::tiers::enabled().len()
+    );
+    // Every response names the release, pages and API alike.
+    for path in ["/", "/api/tags", "/healthz", "/no-such-page"] {
+        let answer = app.get(path).await;
+        assert_eq!(
+            answer.headers.get("x-app-version").unwrap(),
+            release,
+            "{path}"
+        );
+    }
+}

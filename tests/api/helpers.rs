@@ -114,29 +114,64 @@ async fn start_native() -> TestCluster {
     }
 }
 
+/// PostgreSQL in a container of the project's own image
+/// (`deploy/images/postgres.Containerfile`, built by `make images`; another
+/// with `MILLION_TEST_PG_IMAGE=name:tag`), through the Docker-compatible API
+/// that `DOCKER_HOST` names (Docker's, or Podman's `podman system service`).
 async fn start_docker() -> TestCluster {
-    use testcontainers_modules::postgres::Postgres;
-    use testcontainers_modules::testcontainers::ImageExt;
+    use testcontainers_modules::testcontainers::core::{IntoContainerPort, WaitFor};
     use testcontainers_modules::testcontainers::runners::AsyncRunner;
-    static CONTAINER: OnceLock<testcontainers_modules::testcontainers::ContainerAsync<Postgres>> =
-        OnceLock::new();
-    let container = Postgres::default()
-        .with_tag("16-alpine")
+    use testcontainers_modules::testcontainers::{ContainerAsync, GenericImage, ImageExt};
+    static CONTAINER: OnceLock<ContainerAsync<GenericImage>> = OnceLock::new();
+    let image = std::env::var("MILLION_TEST_PG_IMAGE")
+        .unwrap_or_else(|_| "million-postgres:latest".to_string());
+    let (name, tag) = image.rsplit_once(':').unwrap_or((image.as_str(), "latest"));
+    // Published on a port chosen here: Podman's Docker-compatible API does
+    // not report ports published at random the way testcontainers reads them.
+    let port = free_port();
+    let container = GenericImage::new(name, tag)
+        .with_exposed_port(5432.tcp())
+        .with_wait_for(WaitFor::message_on_stderr(
+            "database system is ready to accept connections",
+        ))
+        .with_mapped_port(port, 5432.tcp())
+        .with_env_var("POSTGRES_PASSWORD", "postgres")
+        .with_cmd(["-c", "max_connections=300", "-c", "fsync=off"])
         .start()
         .await
         .unwrap_or_else(|error| {
-            panic!("starting PostgreSQL with testcontainers (is Docker running?): {error}")
+            panic!(
+                "starting {image} with testcontainers: {error}. Build the image with `make images`, \
+                 and point DOCKER_HOST at a Docker-compatible API (Podman: `podman system service`)"
+            )
         });
     let host = container
         .get_host()
         .await
         .expect("container host")
         .to_string();
-    let port = container
-        .get_host_port_ipv4(5432)
-        .await
-        .expect("container port");
     let _ = CONTAINER.set(container);
+    // The run ends with `exit`, which skips destructors: remove the
+    // container then, through the engine's command line.
+    extern "C" fn remove_at_exit() {
+        if let Some(container) = CONTAINER.get() {
+            let id = container.id().to_string();
+            for engine in ["podman", "docker"] {
+                let removed = std::process::Command::new(engine)
+                    .args(["rm", "--force", &id])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
+                if matches!(removed, Ok(status) if status.success()) {
+                    break;
+                }
+            }
+        }
+    }
+    // SAFETY: registering a plain function pointer with the C runtime.
+    unsafe {
+        libc::atexit(remove_at_exit);
+    }
     TestCluster {
         base: format!("host={host} port={port} user=postgres password=postgres"),
         _native: None,

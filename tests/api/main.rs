@@ -31,6 +31,12 @@ mod pages_sessions;
 mod queries;
 #[cfg(feature = "replicas")]
 mod replicas;
+#[cfg(all(
+    feature = "replicas",
+    feature = "cache",
+    feature = "stateless-sessions"
+))]
+mod rolling_deploy;
 mod seed;
 mod serve;
 mod stack;

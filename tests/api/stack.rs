@@ -27,7 +27,7 @@ fn free_address(ip: [u8; 4]) -> SocketAddr {
 }
 
 /// Phase `phase` on free ports, with its state in a temporary folder.
-fn test_plan(phase: u8) -> (Plan, tempfile::TempDir) {
+pub fn test_plan(phase: u8) -> (Plan, tempfile::TempDir) {
     let state = tempfile::Builder::new()
         .prefix("million-stack-")
         .tempdir()
@@ -39,15 +39,17 @@ fn test_plan(phase: u8) -> (Plan, tempfile::TempDir) {
     )
     .unwrap();
     let apps = match phase {
-        3..=6 => (1..=3)
+        3..=7 => (1..=3)
             .map(|n| AppServer {
                 name: format!("app-{n}"),
                 address: free_address([127, 0, 1, n]),
+                image: None,
             })
             .collect(),
         _ => vec![AppServer {
             name: "app-1".into(),
             address: free_address([127, 0, 0, 1]),
+            image: None,
         }],
     };
     let plan = Plan {
@@ -434,19 +436,22 @@ async fn phase_3_rotates_survives_a_dead_server_and_takes_it_back() {
         assert_ne!(served_by(&response), "app-2");
     }
 
-    // Restarted, it is checked back in and gets its turn again.
+    // Restarted, it is checked back in and gets its turn again: a growing
+    // share of it over HAProxy's `slowstart` (10 s), so within 20 s.
     stack.tend().await;
     stack.start("app-2").await.unwrap();
     wait_for_status(&stats, "app-2", "UP").await;
+    let back = Instant::now();
     let mut servers = HashSet::new();
-    for _ in 0..6 {
-        servers.insert(served_by(
-            &client
-                .get(format!("{front}/api/tags"))
-                .send()
-                .await
-                .unwrap(),
-        ));
+    while !servers.contains("app-2") && back.elapsed() < Duration::from_secs(20) {
+        let response = client
+            .get(format!("{front}/api/tags"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        servers.insert(served_by(&response));
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(servers.contains("app-2"), "{servers:?}");
 
@@ -884,6 +889,7 @@ async fn phase_5_streams_to_two_replicas_reads_from_them_and_survives_losing_one
     plan.apps.push(AppServer {
         name: "app-4".into(),
         address: free_address([127, 0, 1, 4]),
+        image: None,
     });
     plan.sessions = SessionStoreKind::Cookie;
     let front = format!("http://{}", plan.front);

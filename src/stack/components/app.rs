@@ -1,5 +1,6 @@
 //! An app server: `million serve`, configured through its environment as a
-//! real deployment would be (`APP__…`, `DB_*`).
+//! real deployment would be (`APP__…`, `DB_*`), run from the plan's binary or,
+//! in phase 7, from a container image ([`crate::stack::containers`]).
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -26,8 +27,12 @@ impl Server for App {
     }
 
     /// Its configuration is its environment; with TLS, it needs the
-    /// authority's certificate to verify PostgreSQL with.
+    /// authority's certificate to verify PostgreSQL with; as a container,
+    /// its image.
     fn render(&self, plan: &Plan, _secrets: &Secrets) -> anyhow::Result<()> {
+        if let Some(image) = &plan.apps[self.index].image {
+            crate::stack::containers::require_image(image)?;
+        }
         if plan.tls() {
             super::tls::trust(plan, &super::tls::app_trust_dir(plan))?;
         }
@@ -51,9 +56,45 @@ impl Server for App {
     }
 }
 
-/// Starts app server `index` of the plan.
+/// Starts app server `index` of the plan: its image as a container
+/// (phase 7), or the plan's binary.
 fn start_app(plan: &Plan, secrets: &Secrets, index: usize) -> anyhow::Result<ManagedChild> {
     let app = &plan.apps[index];
+    let env = app_env(plan, secrets, index)?;
+    if let Some(image) = &app.image {
+        let mut mounts = Vec::new();
+        if plan.tls() {
+            mounts.push(super::tls::app_trust_dir(plan));
+        }
+        let mut env = env;
+        // The image has its own configuration and static files.
+        env.retain(|(variable, _)| {
+            !matches!(*variable, "APP_CONFIG_DIR" | "APP__APPLICATION__STATIC_DIR")
+        });
+        env.push(("MILLION_IMAGE", image.clone()));
+        crate::stack::containers::remove(&plan.state_dir, std::slice::from_ref(&app.name));
+        let command = crate::stack::containers::run_command(
+            plan,
+            &crate::stack::containers::container_name(&plan.state_dir, &app.name),
+            image,
+            app.address.ip(),
+            &env,
+            &mounts,
+            &["serve"],
+        )?;
+        return ManagedChild::spawn(
+            command,
+            ChildOptions {
+                name: &app.name,
+                log_file: &log_file(plan, &app.name),
+                // Podman itself runs as root; the server inside as the
+                // image's unprivileged user.
+                run_as: None,
+                on_parent_death: Signal::SIGTERM,
+                netns: None,
+            },
+        );
+    }
     let mut command = Command::new(&plan.app_binary);
     command.arg("serve").current_dir(&plan.project_dir);
     for inherited in crate::settings::database::DATABASE_VARIABLES
@@ -62,6 +103,50 @@ fn start_app(plan: &Plan, secrets: &Secrets, index: usize) -> anyhow::Result<Man
     {
         command.env_remove(inherited);
     }
+    command.envs(env);
+    // As root, an account of no privilege that can read the binary, the
+    // configuration and the static files.
+    let binary_dir = plan
+        .app_binary
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let mut needs = vec![
+        binary_dir,
+        plan.project_dir.join("config"),
+        plan.project_dir.join("static"),
+    ];
+    if plan.tls() {
+        needs.push(super::tls::app_trust_dir(plan));
+    }
+    if plan.database == DatabasePlacement::SameHost {
+        // Phase 1 reaches PostgreSQL over its unix socket, in a folder only
+        // PostgreSQL's account may enter (its local admin is trusted there):
+        // the app then runs as the account that started the stack.
+        needs.push(super::postgres_dir(plan)?.join("run"));
+    }
+    let needs: Vec<&std::path::Path> = needs.iter().map(std::path::PathBuf::as_path).collect();
+    let account = super::unprivileged(&[], &needs);
+    ManagedChild::spawn(
+        command,
+        ChildOptions {
+            name: &app.name,
+            log_file: &log_file(plan, &app.name),
+            run_as: account.as_ref(),
+            on_parent_death: Signal::SIGTERM,
+            netns: plan.namespace_of(app.address.ip()).as_deref(),
+        },
+    )
+}
+
+/// The environment of app server `index`: its whole configuration, as a
+/// real deployment gives it (`APP__…`, `DB_*`).
+pub fn app_env(
+    plan: &Plan,
+    secrets: &Secrets,
+    index: usize,
+) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let app = &plan.apps[index];
     let servers: Vec<String> = plan
         .apps
         .iter()
@@ -80,7 +165,7 @@ fn start_app(plan: &Plan, secrets: &Secrets, index: usize) -> anyhow::Result<Man
         crate::settings::SessionStoreKind::Memory => "memory",
         crate::settings::SessionStoreKind::Cookie => "cookie",
     };
-    let env: Vec<(&str, String)> = vec![
+    let mut env: Vec<(&'static str, String)> = vec![
         ("APP_ENVIRONMENT", "local".into()),
         (
             "APP_CONFIG_DIR",
@@ -119,43 +204,10 @@ fn start_app(plan: &Plan, secrets: &Secrets, index: usize) -> anyhow::Result<Man
                 .unwrap_or_default(),
         ),
     ];
-    command.envs(env);
     if !plan.replicas.is_empty() {
         let hosts: Vec<String> = plan.replicas.iter().map(ToString::to_string).collect();
-        command.env("APP__REPLICAS__HOSTS", hosts.join(","));
+        env.push(("APP__REPLICAS__HOSTS", hosts.join(",")));
     }
-    command.envs(database_env(plan, secrets)?);
-    // As root, an account of no privilege that can read the binary, the
-    // configuration and the static files.
-    let binary_dir = plan
-        .app_binary
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default();
-    let mut needs = vec![
-        binary_dir,
-        plan.project_dir.join("config"),
-        plan.project_dir.join("static"),
-    ];
-    if plan.tls() {
-        needs.push(super::tls::app_trust_dir(plan));
-    }
-    if plan.database == DatabasePlacement::SameHost {
-        // Phase 1 reaches PostgreSQL over its unix socket, in a folder only
-        // PostgreSQL's account may enter (its local admin is trusted there):
-        // the app then runs as the account that started the stack.
-        needs.push(super::postgres_dir(plan)?.join("run"));
-    }
-    let needs: Vec<&std::path::Path> = needs.iter().map(std::path::PathBuf::as_path).collect();
-    let account = super::unprivileged(&[], &needs);
-    ManagedChild::spawn(
-        command,
-        ChildOptions {
-            name: &app.name,
-            log_file: &log_file(plan, &app.name),
-            run_as: account.as_ref(),
-            on_parent_death: Signal::SIGTERM,
-            netns: plan.namespace_of(app.address.ip()).as_deref(),
-        },
-    )
+    env.extend(database_env(plan, secrets)?);
+    Ok(env)
 }

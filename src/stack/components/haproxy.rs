@@ -72,6 +72,7 @@ impl Server for Haproxy {
                     .to_string(),
             ),
             ("STATS_PASSWORD", secrets.stats_password.clone()),
+            ("ADMIN_SOCKET", admin_socket(plan).display().to_string()),
             (
                 "RUN_AS",
                 match unprivileged(&["haproxy"], &[&config_dir(plan)]) {
@@ -144,4 +145,97 @@ pub(super) fn server_lines(plan: &Plan) -> String {
         .map(|app| format!("server {} {} check", app.name, app.address))
         .collect::<Vec<_>>()
         .join("\n    ")
+}
+
+/// HAProxy's runtime API socket.
+pub fn admin_socket(plan: &Plan) -> std::path::PathBuf {
+    config_dir(plan).join("haproxy.sock")
+}
+
+/// Sends `command` to HAProxy's runtime API and returns its answer.
+pub async fn runtime(plan: &Plan, command: &str) -> anyhow::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = admin_socket(plan);
+    let exchange = async {
+        let mut stream = tokio::net::UnixStream::connect(&socket).await?;
+        stream.write_all(format!("{command}\n").as_bytes()).await?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await?;
+        Ok::<String, std::io::Error>(answer)
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), exchange)
+        .await
+        .map_err(|_| anyhow::anyhow!("HAProxy's runtime API did not answer within 5 s"))?
+        .with_context(|| format!("asking HAProxy's runtime API ({})", socket.display()))
+}
+
+/// What HAProxy says of app server `name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerStat {
+    /// `UP`, `DOWN`, `DRAIN`, `MAINT`, `UP 1/2` (rising)…
+    pub status: String,
+    /// Requests it is serving now.
+    pub in_flight: u64,
+    /// Requests queued for it.
+    pub queued: u64,
+}
+
+/// The `app` backend's line for server `name` in `show stat`.
+pub async fn server_stat(plan: &Plan, name: &str) -> anyhow::Result<ServerStat> {
+    let csv = runtime(plan, "show stat").await?;
+    parse_server_stat(&csv, name)
+        .with_context(|| format!("HAProxy's statistics have no server app/{name}"))
+}
+
+/// Reads server `name` of backend `app` from `show stat`'s CSV, whose first
+/// line (`# pxname,svname,qcur,…`) names the columns.
+fn parse_server_stat(csv: &str, name: &str) -> Option<ServerStat> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines
+        .next()?
+        .trim_start_matches('#')
+        .trim()
+        .split(',')
+        .collect();
+    let column = |wanted: &str| header.iter().position(|column| *column == wanted);
+    let (proxy, server) = (column("pxname")?, column("svname")?);
+    let (status, current, queued) = (column("status")?, column("scur")?, column("qcur")?);
+    lines.find_map(|line| {
+        let fields: Vec<&str> = line.split(',').collect();
+        (fields.get(proxy) == Some(&"app") && fields.get(server) == Some(&name)).then(|| {
+            ServerStat {
+                status: fields.get(status).unwrap_or(&"").to_string(),
+                in_flight: fields
+                    .get(current)
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0),
+                queued: fields.get(queued).and_then(|n| n.parse().ok()).unwrap_or(0),
+            }
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_server_from_show_stat() {
+        let csv = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,status\n\
+                   www,FRONTEND,,,3,9,8192,40,OPEN\n\
+                   app,app-1,0,0,2,5,,17,DRAIN\n\
+                   app,app-2,1,2,0,4,,20,UP\n\
+                   app,BACKEND,0,0,2,9,,37,UP\n";
+        assert_eq!(
+            parse_server_stat(csv, "app-1"),
+            Some(ServerStat {
+                status: "DRAIN".into(),
+                in_flight: 2,
+                queued: 0
+            })
+        );
+        assert_eq!(parse_server_stat(csv, "app-2").unwrap().queued, 1);
+        assert_eq!(parse_server_stat(csv, "app-3"), None);
+        assert_eq!(parse_server_stat("", "app-1"), None);
+    }
 }

@@ -5,7 +5,7 @@
 //! [`layout`] turns it into the list the supervisor starts in order.
 
 mod app;
-mod haproxy;
+pub mod haproxy;
 mod nginx;
 mod postgres;
 mod redis;
@@ -27,15 +27,16 @@ use super::secrets::Secrets;
 use crate::db::embedded::PostgresServer;
 use crate::process::ManagedChild;
 
-pub use app::App;
+pub use app::{App, app_env};
 pub use haproxy::Haproxy;
 pub use nginx::{Nginx, NginxRole};
 pub use postgres::{
     APP_ROLE, DATABASE, Primary, REPLICATION_ROLE, app_conninfo, database_env, postgres_dir,
-    postgres_location,
+    postgres_location, runner_conninfo,
 };
 pub use redis::{Redis, redis_ok};
 pub use replica::{Replica, replica_name};
+pub use tls::app_trust_dir;
 
 /// One kind of server in a topology.
 pub trait Server: Send + Sync {
@@ -253,7 +254,7 @@ impl Process {
 }
 
 /// Finds a server program on `PATH` or in the system folders.
-pub(super) fn program(name: &str, package: &str) -> anyhow::Result<PathBuf> {
+pub(in crate::stack) fn program(name: &str, package: &str) -> anyhow::Result<PathBuf> {
     let mut folders: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|path| std::env::split_paths(&path).collect())
         .unwrap_or_default();
