@@ -1,6 +1,15 @@
 //! Table definitions for diesel's query builder, matching `migrations/`.
 
 diesel::table! {
+    app_servers (name) {
+        name -> Text,
+        release -> Text,
+        started_at -> Timestamptz,
+        seen_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int8,
         username -> Text,
@@ -104,6 +113,7 @@ diesel::joinable!(comments -> articles (article_id));
 diesel::joinable!(comments -> users (author_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    app_servers,
     users,
     follows,
     articles,

@@ -39,6 +39,9 @@ pub struct Application {
     port: u16,
     instance: String,
     server: Server,
+    /// For saying which release runs here, and taking it back at the end.
+    db: db::Db,
+    announcer: tokio::task::AbortHandle,
 }
 
 impl Application {
@@ -90,12 +93,18 @@ impl Application {
             cache_settings: Arc::new(settings.cache.clone()),
             read_after_ttl_secs: settings.replicas.read_after_ttl_secs,
             signin_throttle: Arc::new(crate::auth::throttle::SignInThrottle::new(&settings.limits)),
+            servers: crate::release::Servers::default(),
         };
+        let db = state.db.clone();
+        let announcer =
+            crate::release::announce(db.clone(), instance.clone(), state.servers.clone());
         let server = server(listener, state, &settings)?;
         Ok(Self {
             port,
             instance,
             server,
+            db,
+            announcer,
         })
     }
 
@@ -111,7 +120,10 @@ impl Application {
 
     /// Serves until SIGTERM or SIGINT, then lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let stopped = self.server.await;
+        self.announcer.abort();
+        crate::release::retire(&self.db, &self.instance).await;
+        stopped
     }
 }
 

@@ -41,4 +41,6 @@ pub struct AppState {
     pub read_after_ttl_secs: u64,
     /// Failed sign-ins per account.
     pub signin_throttle: Arc<crate::auth::throttle::SignInThrottle>,
+    /// The app servers and their releases, as last read (the architecture page).
+    pub servers: crate::release::Servers,
 }

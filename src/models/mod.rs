@@ -1,6 +1,7 @@
 //! Queries, one file per table. Every method takes a connection and returns
 //! diesel's `QueryResult`; handlers never write SQL.
 
+pub mod app_server;
 pub mod article;
 pub mod article_list;
 pub mod comment;
@@ -11,6 +12,7 @@ pub mod revoked_session;
 pub mod tag;
 pub mod user;
 
+pub use app_server::AppServer;
 pub use article::{Article, ArticleChanges, ArticleFilter, ArticleSummary, NewArticle};
 pub use comment::{Comment, NewComment};
 pub use favorite::Favorite;

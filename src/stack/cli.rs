@@ -119,11 +119,11 @@ fn running_state(state_dir: &Path) -> anyhow::Result<StackState> {
         Some(Ownership::NotOurs(reason)) => bail!(
             "cannot tell whether the stack recorded in {} still runs: {reason}. Nothing was \
              signalled. If its servers still run, stop them by hand (`ps -ef | grep million`); \
-             `make phase1` (to phase6) then starts afresh",
+             `make phase1` (to phase7) then starts afresh",
             StackState::path(state_dir).display()
         ),
         Some(Ownership::Gone) | None => {
-            bail!("no stack is running here: start one with `make phase1` (to phase6)")
+            bail!("no stack is running here: start one with `make phase1` (to phase7)")
         }
     }
 }
@@ -345,7 +345,7 @@ async fn follow_supervisor(
 
 async fn status(project: &Path) -> anyhow::Result<()> {
     let Some(state) = StackState::load(&state_dir(project))? else {
-        println!("No stack has run here yet. Start one with `make phase1` (to phase6).");
+        println!("No stack has run here yet. Start one with `make phase1` (to phase7).");
         return Ok(());
     };
     match state.supervisor() {
@@ -405,8 +405,13 @@ async fn status(project: &Path) -> anyhow::Result<()> {
             }
             (None, true) => "ok".to_string(),
         };
+        let image = component
+            .image
+            .as_deref()
+            .map(|image| format!("  [{image}]"))
+            .unwrap_or_default();
         println!(
-            "  {:<9} {:<22} {:>8}  {:<28} {}",
+            "  {:<9} {:<22} {:>8}  {:<28} {}{image}",
             component.name,
             component.address,
             component
@@ -415,6 +420,23 @@ async fn status(project: &Path) -> anyhow::Result<()> {
                 .unwrap_or_else(|| "-".into()),
             component.condition,
             health
+        );
+    }
+    let rollout = &state.rollout;
+    if let Some(image) = &rollout.rolling_to {
+        println!("\n  Deploying {image}:");
+        for step in &rollout.steps {
+            println!("    {step}");
+        }
+    } else if let Some(outcome) = &rollout.outcome {
+        println!(
+            "\n  Last deploy: {}",
+            match outcome {
+                super::state::Outcome::Deployed =>
+                    "every app server rolled onto the new image".into(),
+                super::state::Outcome::RolledBack(why) => format!("rolled back: {why}"),
+                super::state::Outcome::Refused(why) => format!("not deployed: {why}"),
+            }
         );
     }
     println!(

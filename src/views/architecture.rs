@@ -494,6 +494,44 @@ pub struct ArchitecturePage<'a> {
     pub refresh: Option<u32>,
     /// The popular tags, read through the cache.
     pub popular_tags: Vec<String>,
+    /// Every app server heard from lately and the release it runs.
+    pub releases: Vec<ServerRelease>,
+}
+
+impl ArchitecturePage<'_> {
+    /// How often servers say which release they run, in seconds.
+    pub fn announce_secs(&self) -> u64 {
+        crate::release::ANNOUNCE_EVERY.as_secs()
+    }
+}
+
+/// One app server's release, as the page lists it.
+pub struct ServerRelease {
+    pub name: String,
+    pub release: String,
+    /// Seconds since it started.
+    pub up_secs: i64,
+    /// Seconds since it last said so.
+    pub heard_secs: i64,
+    /// Whether it is the server that rendered the page.
+    pub this_one: bool,
+}
+
+impl ServerRelease {
+    /// `server` as the page shows it, heard of at `now` by `this_server`.
+    pub fn of(
+        server: &crate::models::AppServer,
+        now: chrono::DateTime<chrono::Utc>,
+        this_server: &str,
+    ) -> Self {
+        Self {
+            name: server.name.clone(),
+            release: server.release.clone(),
+            up_secs: (now - server.started_at).num_seconds().max(0),
+            heard_secs: (now - server.seen_at).num_seconds().max(0),
+            this_one: server.name == this_server,
+        }
+    }
 }
 
 #[cfg(test)]

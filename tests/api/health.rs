@@ -200,3 +200,42 @@ async fn version_names_the_commit_it_was_built_from_on_every_response() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_architecture_page_lists_every_app_server_and_its_release() {
+    let first = crate::helpers::spawn_app_with(|settings| {
+        settings.application.instance_name = "app-a".into();
+    })
+    .await;
+    let second = crate::helpers::spawn_app_on(first.db.clone(), |settings| {
+        settings.application.instance_name = "app-b".into();
+    })
+    .await;
+    let release = million::release::current().release.clone();
+
+    // Each server says which release it runs as it starts, and reads the
+    // others' every few seconds.
+    let started = std::time::Instant::now();
+    let page = loop {
+        let page = first.browser().get("/architecture").await;
+        if page.texts(".releases tbody th").len() == 2 {
+            break page;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{:?}",
+            page.texts(".releases tbody th")
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+
+    assert_eq!(
+        page.texts(".releases tbody th"),
+        ["app-a (this page)", "app-b"]
+    );
+    assert_eq!(
+        page.texts(".releases tbody code"),
+        [release.clone(), release]
+    );
+    drop(second);
+}

@@ -11,7 +11,9 @@ use crate::report;
 use crate::services::articles;
 use crate::state::AppState;
 use crate::tiers;
-use crate::views::architecture::{ArchitecturePage, Diagram, ThisRequest, phase_title};
+use crate::views::architecture::{
+    ArchitecturePage, Diagram, ServerRelease, ThisRequest, phase_title,
+};
 use crate::views::render;
 
 #[derive(Deserialize)]
@@ -28,6 +30,13 @@ pub async fn show(
     let client = ClientInfo::of(&request);
     // A real cached read, so the page can show how the cache answered.
     let popular_tags = articles::popular_tags(&state).await?;
+    let now = chrono::Utc::now();
+    let releases = state
+        .servers
+        .listed()
+        .iter()
+        .map(|server| ServerRelease::of(server, now, &state.instance))
+        .collect();
     let so_far = report::so_far();
     let this_request = ThisRequest {
         app_server: state.instance.clone(),
@@ -55,6 +64,7 @@ pub async fn show(
         request: this_request,
         features: tiers::FEATURES.to_vec(),
         popular_tags,
+        releases,
         refresh,
     })
 }
