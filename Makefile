@@ -110,7 +110,7 @@ phase6: build-tiers phase-deps ## Phase 6: phase 5 hardened: HTTPS only at HAPro
 
 .PHONY: phase7
 phase7: build-tiers phase-deps ## Phase 7: phase 6 with the app servers as containers of an image tagged with this commit (as root, Podman)
-	@release=$$(BINARY=$(TIERS_BIN) scripts/build-images app | tail -1) && \
+	@release=$$(BINARY=$(TIERS_BIN) scripts/build-images app) && \
 	  $(TIERS_BIN) stack up 7 --image million-app:$$release $(DETACH_FLAG) $(SESSIONS_FLAG) $(PG_MEMORY_FLAG) $(APPS_FLAG)
 
 .PHONY: images
@@ -121,7 +121,7 @@ LOAD_FLAG := $(if $(LOAD),--load,)
 
 .PHONY: deploy
 deploy: build-tiers ## Phase 7: build the working tree into a new image, migrate, roll the app servers onto it (LOAD=1: under traffic)
-	@release=$$(BINARY=$(TIERS_BIN) scripts/build-images app | tail -1) && \
+	@release=$$(BINARY=$(TIERS_BIN) scripts/build-images app) && \
 	  $(TIERS_BIN) stack deploy million-app:$$release $(LOAD_FLAG)
 
 .PHONY: rollback

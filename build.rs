@@ -9,14 +9,21 @@ fn main() {
     println!("cargo:rerun-if-env-changed=MILLION_COMMIT");
     let git = Path::new(".git");
     // Rebuilt when HEAD moves: a checkout, or a commit on the current branch.
+    // A path named here that does not exist would rerun this script, and so
+    // rebuild the crate, on every build: only existing files are named.
     if git.is_dir() {
-        println!("cargo:rerun-if-changed=.git/HEAD");
-        println!("cargo:rerun-if-changed=.git/packed-refs");
+        let mut watched = vec![".git/HEAD".to_string(), ".git/packed-refs".to_string()];
         if let Ok(head) = std::fs::read_to_string(git.join("HEAD"))
             && let Some(reference) = head.trim().strip_prefix("ref: ")
         {
-            println!("cargo:rerun-if-changed=.git/{reference}");
+            watched.push(format!(".git/{reference}"));
         }
+        for path in watched.iter().filter(|path| Path::new(path).exists()) {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    } else {
+        // No repository: nothing else changes what is printed below.
+        println!("cargo:rerun-if-changed=build.rs");
     }
     let commit = std::env::var("MILLION_COMMIT").ok().or_else(|| {
         Command::new("git")

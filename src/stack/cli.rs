@@ -518,8 +518,22 @@ fn crash(state_dir: &Path, name: &str) -> anyhow::Result<()> {
             bail!("not killing {name}: {reason}. `make phase-status` shows what runs")
         }
     }
-    killpg(Pid::from_raw(pid as i32), Signal::SIGKILL)
-        .with_context(|| format!("killing {name}"))?;
+    if component.image.is_some() {
+        // The server runs in its container, not under `podman run`: killed
+        // there, `podman run` ends with it and the supervisor sees a crash.
+        let container = super::containers::container_name(state_dir, name);
+        let killed = Command::new(super::containers::engine()?)
+            .args(["kill", "--signal", "KILL", &container])
+            .stdout(Stdio::null())
+            .status()
+            .with_context(|| format!("killing {name}'s container"))?;
+        if !killed.success() {
+            bail!("podman could not kill {container} ({killed})");
+        }
+    } else {
+        killpg(Pid::from_raw(pid as i32), Signal::SIGKILL)
+            .with_context(|| format!("killing {name}"))?;
+    }
     println!(
         "Killed {name} (process {pid}) the hard way, as a crash would. The supervisor restarts it in about 10 s."
     );
@@ -601,7 +615,9 @@ async fn deploy(project: &Path, image: &str, load: bool) -> anyhow::Result<()> {
         }
         if now.rollout.deploys <= asked {
             if started.elapsed() > Duration::from_secs(60) {
-                bail!("the supervisor did not take up the deploy within 60 s");
+                // Not left queued, to run later when nobody is looking.
+                Request::withdraw_deploys(&dir);
+                bail!("the supervisor did not take up the deploy within 60 s; it was withdrawn");
             }
             continue;
         }

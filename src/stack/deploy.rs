@@ -30,6 +30,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const BACK_IN_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long the migrations may take.
 const MIGRATE_TIMEOUT: Duration = Duration::from_secs(600);
+/// The one-off migration container's name in the stack.
+pub(super) const MIGRATE: &str = "migrate";
 
 impl Stack {
     /// Rolls every app server onto `image`; the outcome goes to the state
@@ -107,20 +109,23 @@ impl Stack {
         };
         let command = super::containers::run_command(
             &self.plan,
-            &super::containers::container_name(&self.plan.state_dir, "migrate"),
+            &super::containers::container_name(&self.plan.state_dir, MIGRATE),
             image,
             first.address.ip(),
             &env,
             &mounts,
             &["migrate"],
         )?;
-        let output = tokio::time::timeout(
-            MIGRATE_TIMEOUT,
-            tokio::process::Command::from(command).output(),
-        )
-        .await
-        .context("the migrations ran over 10 minutes")?
-        .context("starting the migration container")?;
+        let mut command = tokio::process::Command::from(command);
+        command.kill_on_drop(true);
+        let output = match tokio::time::timeout(MIGRATE_TIMEOUT, command.output()).await {
+            Ok(output) => output.context("starting the migration container")?,
+            Err(_) => {
+                // Killing `podman run` leaves the container: stop it too.
+                super::containers::remove(&self.plan.state_dir, &[MIGRATE.to_string()]);
+                bail!("the migrations ran over 10 minutes and were stopped; no server was touched");
+            }
+        };
         let said = |bytes: &[u8]| String::from_utf8_lossy(bytes).trim().to_string();
         if !output.status.success() {
             bail!(
@@ -141,19 +146,14 @@ impl Stack {
     /// `old` back on every server rolled so far, and on the one that failed.
     async fn roll(&mut self, image: &str, old: &str) -> anyhow::Result<()> {
         let count = self.plan.apps.len();
-        if self
-            .plan
-            .apps
-            .iter()
-            .all(|app| app.image.as_deref() == Some(image))
-        {
+        if (0..count).all(|index| self.runs(index, image)) {
             self.step(&format!(
                 "every app server already runs {image}: nothing to roll"
             ));
             return Ok(());
         }
         for index in 0..count {
-            if self.plan.apps[index].image.as_deref() == Some(image) {
+            if self.runs(index, image) {
                 continue;
             }
             if let Err(error) = self.replace(index, image).await {
@@ -161,27 +161,68 @@ impl Stack {
                 self.step(&format!(
                     "{name} failed on {image}: {error:#}. Putting {old} back."
                 ));
+                let mut down = Vec::new();
                 for back in (0..=index).rev() {
-                    if self.plan.apps[back].image.as_deref() == Some(old)
-                        && self.components_process(back).is_some()
-                    {
+                    if self.runs(back, old) {
+                        // Never stopped: it only needs to take requests again.
+                        self.back_in_rotation(back).await;
                         continue;
                     }
                     if let Err(again) = self.replace(back, old).await {
+                        let name = self.plan.apps[back].name.clone();
                         self.step(&format!(
-                            "{} did not come back on {old} either: {again:#}",
-                            self.plan.apps[back].name
+                            "{name} did not come back on {old} either: {again:#}; the supervisor \
+                             keeps restarting it"
                         ));
+                        self.restart_later(back);
+                        down.push(name);
                     }
                 }
-                bail!("{name} was not healthy on {image} ({error:#}); every server runs {old}");
+                if down.is_empty() {
+                    bail!("{name} was not healthy on {image} ({error:#}); every server runs {old}");
+                }
+                bail!(
+                    "{name} was not healthy on {image} ({error:#}); every server runs {old} \
+                     but {}, which {} down",
+                    down.join(", "),
+                    if down.len() == 1 { "is" } else { "are" }
+                );
             }
         }
         Ok(())
     }
 
+    /// Whether app server `index` is running `image`.
+    fn runs(&self, index: usize, image: &str) -> bool {
+        self.plan.apps[index].image.as_deref() == Some(image) && self.app_process(index).is_some()
+    }
+
+    /// Puts app server `index` back in HAProxy's rotation, if it is not
+    /// (a roll that failed before stopping it). HAProxy's checks decide the rest.
+    async fn back_in_rotation(&mut self, index: usize) {
+        let name = self.plan.apps[index].name.clone();
+        if let Err(error) =
+            haproxy::command(&self.plan, &format!("set server app/{name} state ready")).await
+        {
+            self.step(&format!("could not put {name} back in rotation: {error:#}"));
+        }
+    }
+
+    /// Leaves app server `index` to the supervisor's restarts.
+    fn restart_later(&mut self, index: usize) {
+        let name = &self.plan.apps[index].name;
+        if let Some(component) = self
+            .components
+            .iter_mut()
+            .find(|component| &component.name == name)
+            && component.process.is_none()
+        {
+            component.restart_at = Some(Instant::now() + self.plan.restart_delay);
+        }
+    }
+
     /// The running process of app server `index`, if any.
-    fn components_process(&self, index: usize) -> Option<u32> {
+    fn app_process(&self, index: usize) -> Option<u32> {
         let name = &self.plan.apps[index].name;
         self.components
             .iter()
@@ -196,9 +237,20 @@ impl Stack {
         let component = self.index_of(&name)?;
         let started = Instant::now();
         if self.components[component].process.is_some() {
-            haproxy::runtime(&self.plan, &format!("set server app/{name} state drain")).await?;
-            let drained = self.drained(&name).await?;
-            haproxy::runtime(&self.plan, &format!("set server app/{name} state maint")).await?;
+            let taken_out = async {
+                haproxy::command(&self.plan, &format!("set server app/{name} state drain")).await?;
+                let drained = self.drained(&name).await?;
+                haproxy::command(&self.plan, &format!("set server app/{name} state maint")).await?;
+                Ok::<String, anyhow::Error>(drained)
+            };
+            let drained = match taken_out.await {
+                Ok(drained) => drained,
+                Err(error) => {
+                    // Still running the release it had: back in, as it was.
+                    self.back_in_rotation(index).await;
+                    return Err(error);
+                }
+            };
             self.step(&format!(
                 "{name} drained ({drained}), stopping it gracefully"
             ));
@@ -206,13 +258,13 @@ impl Stack {
                 process.stop(Duration::from_secs(30)).await;
             }
         } else {
-            haproxy::runtime(&self.plan, &format!("set server app/{name} state maint")).await?;
+            haproxy::command(&self.plan, &format!("set server app/{name} state maint")).await?;
         }
         self.plan.apps[index].image = Some(image.to_string());
         self.save_state(None);
         self.start_index_within(component, READY_TIMEOUT).await?;
         self.ready(index).await?;
-        haproxy::runtime(&self.plan, &format!("set server app/{name} state ready")).await?;
+        haproxy::command(&self.plan, &format!("set server app/{name} state ready")).await?;
         self.back_in(&name).await?;
         self.step(&format!(
             "{name} runs {image} and is back in rotation, ramping up over 10 s ({:.1}s)",
@@ -222,7 +274,8 @@ impl Stack {
     }
 
     /// Waits until server `name`, draining, has no request in flight or
-    /// queued; says how long that took.
+    /// queued; says how long that took. After [`DRAIN_TIMEOUT`] it goes on:
+    /// the graceful stop still lets the server finish what it holds.
     async fn drained(&self, name: &str) -> anyhow::Result<String> {
         let started = Instant::now();
         loop {

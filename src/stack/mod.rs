@@ -338,9 +338,16 @@ impl Stack {
     pub async fn supervise(mut self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
+            // Tending races the shutdown, so that Ctrl-C during a long
+            // piece of it (a rolling deploy) is answered at once: whatever
+            // it was doing is stopped with the rest by `down`.
+            let tend = async {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                self.tend().await;
+            };
             tokio::select! {
                 () = &mut shutdown => break,
-                () = tokio::time::sleep(Duration::from_millis(250)) => self.tend().await,
+                () = tend => {}
             }
         }
         self.down().await;
@@ -367,10 +374,13 @@ impl Stack {
         self.remove_containers();
     }
 
-    /// Removes what is left of the app servers' containers (phase 7).
+    /// Removes what is left of the app servers' containers and of a
+    /// migration's (phase 7).
     fn remove_containers(&self) {
         if self.plan.containerized() {
-            let names: Vec<String> = self.plan.apps.iter().map(|app| app.name.clone()).collect();
+            let mut names: Vec<String> =
+                self.plan.apps.iter().map(|app| app.name.clone()).collect();
+            names.push(deploy::MIGRATE.to_string());
             containers::remove(&self.plan.state_dir, &names);
         }
     }

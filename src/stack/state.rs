@@ -246,6 +246,19 @@ impl Request {
         Ok(())
     }
 
+    /// Withdraws every deploy not yet taken up.
+    pub fn withdraw_deploys(state_dir: &Path) {
+        for entry in std::fs::read_dir(control_dir(state_dir))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if entry.file_name().to_string_lossy().contains("-deploy-") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
     /// Takes every pending request, oldest first.
     pub fn take_all(state_dir: &Path) -> Vec<Self> {
         let dir = control_dir(state_dir);

@@ -55,9 +55,12 @@ impl Front {
                     .as_deref()
                     .map(|value| vec![("Authorization", value)])
                     .unwrap_or_default();
-                let answer =
-                    crate::tls::https_request(method, &url, &headers, body.as_deref(), authority)
-                        .await?;
+                let answer = tokio::time::timeout(
+                    Duration::from_secs(30),
+                    crate::tls::https_request(method, &url, &headers, body.as_deref(), authority),
+                )
+                .await
+                .map_err(|_| anyhow::anyhow!("no answer within 30 s"))??;
                 Ok(Answer {
                     status: answer.status,
                     release: answer.header("x-app-version").map(str::to_string),
@@ -248,8 +251,9 @@ impl Traffic {
         self.stop.store(true, Ordering::Relaxed);
         let mut total = Tally::default();
         for client in self.clients {
-            if let Ok(tally) = client.await {
-                total.add(tally);
+            match client.await {
+                Ok(tally) => total.add(tally),
+                Err(error) => total.fail(format!("a client stopped early: {error}")),
             }
         }
         total

@@ -126,6 +126,8 @@ async fn start_docker() -> TestCluster {
     let image = std::env::var("MILLION_TEST_PG_IMAGE")
         .unwrap_or_else(|_| "million-postgres:latest".to_string());
     let (name, tag) = image.rsplit_once(':').unwrap_or((image.as_str(), "latest"));
+    // Published on every address of this machine: a password of its own.
+    let password = uuid::Uuid::new_v4().simple().to_string();
     // Published on a port chosen here: Podman's Docker-compatible API does
     // not report ports published at random the way testcontainers reads them.
     let port = free_port();
@@ -135,7 +137,7 @@ async fn start_docker() -> TestCluster {
             "database system is ready to accept connections",
         ))
         .with_mapped_port(port, 5432.tcp())
-        .with_env_var("POSTGRES_PASSWORD", "postgres")
+        .with_env_var("POSTGRES_PASSWORD", &password)
         .with_cmd(["-c", "max_connections=300", "-c", "fsync=off"])
         .start()
         .await
@@ -173,7 +175,7 @@ async fn start_docker() -> TestCluster {
         libc::atexit(remove_at_exit);
     }
     TestCluster {
-        base: format!("host={host} port={port} user=postgres password=postgres"),
+        base: format!("host={host} port={port} user=postgres password={password}"),
         _native: None,
     }
 }

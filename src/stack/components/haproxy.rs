@@ -147,9 +147,27 @@ pub(super) fn server_lines(plan: &Plan) -> String {
         .join("\n    ")
 }
 
-/// HAProxy's runtime API socket.
+/// HAProxy's runtime API socket: in the stack's config folder, or where
+/// that path is too long for a unix socket (108 bytes), in the temporary
+/// folder under a name of that stack's own.
 pub fn admin_socket(plan: &Plan) -> std::path::PathBuf {
-    config_dir(plan).join("haproxy.sock")
+    let socket = config_dir(plan).join("haproxy.sock");
+    if socket.as_os_str().len() < 100 {
+        return socket;
+    }
+    let name = crate::stack::containers::container_name(&plan.state_dir, "haproxy.sock");
+    std::env::temp_dir().join(name)
+}
+
+/// Sends a command that changes something (`set server …`) to HAProxy's
+/// runtime API: HAProxy answers those with nothing when they worked, and
+/// with a reason ("No such server.", "Permission denied") when not.
+pub async fn command(plan: &Plan, command: &str) -> anyhow::Result<()> {
+    let answer = runtime(plan, command).await?;
+    if !answer.trim().is_empty() {
+        anyhow::bail!("HAProxy refused `{command}`: {}", answer.trim());
+    }
+    Ok(())
 }
 
 /// Sends `command` to HAProxy's runtime API and returns its answer.
@@ -172,7 +190,8 @@ pub async fn runtime(plan: &Plan, command: &str) -> anyhow::Result<String> {
 /// What HAProxy says of app server `name`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerStat {
-    /// `UP`, `DOWN`, `DRAIN`, `MAINT`, `UP 1/2` (rising)…
+    /// `UP`, `DOWN`, `DRAIN`, `MAINT`, `UP 1/3` (going down), `DOWN 1/2`
+    /// (coming up)…
     pub status: String,
     /// Requests it is serving now.
     pub in_flight: u64,
