@@ -73,8 +73,9 @@ SESSIONS_FLAG := $(if $(SESSIONS),--sessions $(SESSIONS),)
 APPS_FLAG := $(if $(APPS),--apps $(APPS),)
 PG_MEMORY_FLAG := $(if $(PG_MEMORY),--pg-memory $(PG_MEMORY),)
 N ?= 2
-# Any built binary can manage a running stack.
-CONTROL_BIN = $(or $(wildcard $(RELEASE_BIN)),$(wildcard $(TIERS_BIN)),$(RELEASE_BIN))
+# Any built binary can manage a running stack: the newest one, which knows
+# every command.
+CONTROL_BIN = $(or $(firstword $(shell ls -t $(RELEASE_BIN) $(TIERS_BIN) 2>/dev/null)),$(RELEASE_BIN))
 
 .PHONY: phase-deps
 phase-deps: deps ## Install nginx, HAProxy, Redis and wrk for the phases
@@ -125,8 +126,8 @@ deploy: build-tiers ## Phase 7: build the working tree into a new image, migrate
 	  $(TIERS_BIN) stack deploy million-app:$$release $(LOAD_FLAG)
 
 .PHONY: rollback
-rollback: ## Phase 7: roll the app servers back to the image before the last deploy (LOAD=1: under traffic)
-	@$(CONTROL_BIN) stack rollback $(LOAD_FLAG)
+rollback: build-tiers ## Phase 7: roll the app servers back to the image before the last deploy (LOAD=1: under traffic)
+	@$(TIERS_BIN) stack rollback $(LOAD_FLAG)
 
 .PHONY: phase-status
 phase-status: ## What runs where, and whether it is healthy
