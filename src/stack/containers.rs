@@ -46,14 +46,7 @@ pub fn require_image(image: &str) -> anyhow::Result<()> {
 /// `state_dir`: the same for every start of that server, different between
 /// stacks (a test's stack beside `make phase7`'s).
 pub fn container_name(state_dir: &Path, name: &str) -> String {
-    // FNV-1a, as the network namespaces' names.
-    let hash = state_dir
-        .as_os_str()
-        .as_encoded_bytes()
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-            (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-        });
+    let hash = super::fingerprint(state_dir);
     format!("million-{:08x}-{name}", hash & 0xffff_ffff)
 }
 

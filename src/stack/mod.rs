@@ -467,6 +467,19 @@ impl Drop for Stack {
     }
 }
 
+/// A number that tells the stack kept in `state_dir` from any other on
+/// this machine, the same on every run and build (FNV-1a of the path):
+/// what its network namespaces and containers are named by.
+pub fn fingerprint(state_dir: &std::path::Path) -> u64 {
+    state_dir
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+        })
+}
+
 /// The components of `plan`, in start order.
 fn layout(plan: &Plan) -> Vec<Component> {
     components::layout(plan)

@@ -60,14 +60,7 @@ impl Network {
     /// The network of the stack kept in `state_dir`: its names and subnet
     /// follow from the folder, so that two stacks on one machine differ.
     pub fn for_state_dir(state_dir: &Path) -> Self {
-        // FNV-1a: stable across runs and builds.
-        let hash = state_dir
-            .as_os_str()
-            .as_encoded_bytes()
-            .iter()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-                (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-            });
+        let hash = super::fingerprint(state_dir);
         Self {
             prefix: format!("mn{:08x}", hash & 0xffff_ffff),
             subnet: (hash >> 32) as u8,
