@@ -15,12 +15,14 @@ use million::stack::traffic::{Tally, Traffic};
 use crate::stack::test_plan;
 
 /// The images a test deploys, made from this build's binary and removed
-/// when the test ends: `first`, then `second` (another release of it), and
-/// `broken`, whose server never answers.
+/// when the test ends: `first`, then `second` (another release of it),
+/// `broken`, whose server never answers, and `unready`, whose server is
+/// alive but cannot reach its database.
 struct TestImages {
     first: String,
     second: String,
     broken: String,
+    unready: String,
 }
 
 impl TestImages {
@@ -43,6 +45,7 @@ impl TestImages {
             first: format!("million-app:{tag}-first"),
             second: format!("million-app:{tag}-second"),
             broken: format!("million-app:{tag}-broken"),
+            unready: format!("million-app:{tag}-unready"),
         };
         // Another release of the same binary: only its name differs.
         derive(
@@ -59,6 +62,18 @@ impl TestImages {
                 images.first
             ),
         );
+        // Migrates, then serves /healthz, but /readyz never: its server
+        // looks for PostgreSQL, primary and replicas, on a port where
+        // nothing listens.
+        derive(
+            &images.unready,
+            &format!(
+                "FROM {}\nENV MILLION_RELEASE={tag}-unready\n\
+                 ENTRYPOINT [\"sh\", \"-c\", \"if [ \\\"$1\\\" = serve ]; then export DB_PORT=1 APP__REPLICAS__HOSTS=127.0.0.1:1; fi; \
+                 exec million \\\"$@\\\"\", \"million\"]\n",
+                images.first
+            ),
+        );
         images
     }
 
@@ -71,7 +86,10 @@ impl TestImages {
 impl Drop for TestImages {
     fn drop(&mut self) {
         let _ = Command::new("podman")
-            .args(["rmi", "--force", &self.broken, &self.second, &self.first])
+            .args(["rmi", "--force", &self.unready, &self.broken, &self.second])
+            .output();
+        let _ = Command::new("podman")
+            .args(["rmi", "--force", &self.first])
             .output();
     }
 }
@@ -227,6 +245,24 @@ async fn phase_7_rolls_new_images_across_the_app_servers_without_failing_a_reque
     );
     assert_every_server_runs(&front, &authority, TestImages::release(&images.second)).await;
     assert_eq!(rollout.current.as_deref(), Some(images.second.as_str()));
+
+    // One whose server is alive but never ready is rolled back too.
+    let tally = under_traffic(&mut stack, &front, &authority, &images.unready).await;
+    let rollout = stack.state(None).rollout;
+    assert!(
+        matches!(&rollout.outcome, Some(Outcome::RolledBack(why)) if why.contains("/readyz")),
+        "{:?}",
+        rollout.outcome
+    );
+    assert_eq!(tally.failed, 0, "{}", tally.report());
+    assert!(
+        !tally
+            .releases
+            .contains_key(TestImages::release(&images.unready)),
+        "the unready release never answered: {}",
+        tally.report()
+    );
+    assert_every_server_runs(&front, &authority, TestImages::release(&images.second)).await;
 
     // `make rollback`: back to the release before, the same way.
     let previous = rollout.previous.clone().unwrap();
