@@ -98,13 +98,10 @@ pub async fn https_request(
     body: Option<&str>,
     authority: &Path,
 ) -> anyhow::Result<Answer> {
-    let rest = url
-        .strip_prefix("https://")
-        .with_context(|| format!("{url} is not an https:// address"))?;
-    let host_port = rest.split('/').next().unwrap_or(rest);
-    let (host, port) = match host_port.rsplit_once(':') {
-        Some((host, port)) => (host, port.parse::<u16>().context("the port")?),
-        None => (host_port, 443),
+    let (host_port, host, _) = split_https(url)?;
+    let port = match host_port.rsplit_once(':') {
+        Some((_, port)) => port.parse::<u16>().context("the port")?,
+        None => 443,
     };
     let tcp = tokio::net::TcpStream::connect((host, port))
         .await
@@ -122,16 +119,7 @@ pub async fn https_request_over(
     authority: &Path,
 ) -> anyhow::Result<Answer> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url
-        .strip_prefix("https://")
-        .with_context(|| format!("{url} is not an https:// address"))?;
-    let (host_port, path) = match rest.find('/') {
-        Some(slash) => (&rest[..slash], &rest[slash..]),
-        None => (rest, "/"),
-    };
-    let host = host_port
-        .rsplit_once(':')
-        .map_or(host_port, |(host, _)| host);
+    let (host_port, host, path) = split_https(url)?;
     let name = rustls_pki_types::ServerName::try_from(host.to_string())
         .with_context(|| format!("`{host}` is not a host name"))?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config(authority)?));
@@ -165,6 +153,21 @@ pub async fn https_request_over(
         return Err(error).context("reading the answer");
     }
     parse_answer(&raw)
+}
+
+/// An `https://` URL's `host:port` (as written), host and path (`/` if none).
+fn split_https(url: &str) -> anyhow::Result<(&str, &str, &str)> {
+    let rest = url
+        .strip_prefix("https://")
+        .with_context(|| format!("{url} is not an https:// address"))?;
+    let (host_port, path) = match rest.find('/') {
+        Some(slash) => (&rest[..slash], &rest[slash..]),
+        None => (rest, "/"),
+    };
+    let host = host_port
+        .rsplit_once(':')
+        .map_or(host_port, |(host, _)| host);
+    Ok((host_port, host, path))
 }
 
 fn parse_answer(raw: &[u8]) -> anyhow::Result<Answer> {

@@ -97,23 +97,11 @@ impl Stack {
     /// Runs `million migrate` from `image`, once, on the first app server's
     /// host and with its configuration.
     async fn migrate(&self, image: &str) -> anyhow::Result<String> {
-        let first = &self.plan.apps[0];
-        let mut env = super::components::app_env(&self.plan, &self.secrets, 0)?;
-        env.retain(|(variable, _)| {
-            !matches!(*variable, "APP_CONFIG_DIR" | "APP__APPLICATION__STATIC_DIR")
-        });
-        let mounts = if self.plan.tls() {
-            vec![super::components::app_trust_dir(&self.plan)]
-        } else {
-            Vec::new()
-        };
-        let command = super::containers::run_command(
+        let command = super::components::app_container(
             &self.plan,
-            &super::containers::container_name(&self.plan.state_dir, MIGRATE),
+            &self.secrets,
+            (0, MIGRATE),
             image,
-            first.address.ip(),
-            &env,
-            &mounts,
             &["migrate"],
         )?;
         let mut command = tokio::process::Command::from(command);

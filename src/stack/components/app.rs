@@ -60,28 +60,9 @@ impl Server for App {
 /// (phase 7), or the plan's binary.
 fn start_app(plan: &Plan, secrets: &Secrets, index: usize) -> anyhow::Result<ManagedChild> {
     let app = &plan.apps[index];
-    let env = app_env(plan, secrets, index)?;
     if let Some(image) = &app.image {
-        let mut mounts = Vec::new();
-        if plan.tls() {
-            mounts.push(super::tls::app_trust_dir(plan));
-        }
-        let mut env = env;
-        // The image has its own configuration and static files.
-        env.retain(|(variable, _)| {
-            !matches!(*variable, "APP_CONFIG_DIR" | "APP__APPLICATION__STATIC_DIR")
-        });
-        env.push(("MILLION_IMAGE", image.clone()));
         crate::stack::containers::remove(&plan.state_dir, std::slice::from_ref(&app.name));
-        let command = crate::stack::containers::run_command(
-            plan,
-            &crate::stack::containers::container_name(&plan.state_dir, &app.name),
-            image,
-            app.address.ip(),
-            &env,
-            &mounts,
-            &["serve"],
-        )?;
+        let command = app_container(plan, secrets, (index, &app.name), image, &["serve"])?;
         return ManagedChild::spawn(
             command,
             ChildOptions {
@@ -103,7 +84,7 @@ fn start_app(plan: &Plan, secrets: &Secrets, index: usize) -> anyhow::Result<Man
     {
         command.env_remove(inherited);
     }
-    command.envs(env);
+    command.envs(app_env(plan, secrets, index)?);
     // As root, an account of no privilege that can read the binary, the
     // configuration and the static files.
     let binary_dir = plan
@@ -139,9 +120,42 @@ fn start_app(plan: &Plan, secrets: &Secrets, index: usize) -> anyhow::Result<Man
     )
 }
 
+/// `podman run` of `image` with `args` as app server `index` would run it
+/// (its environment, on its host's network, the authority's certificate
+/// mounted), in a container named `name` in the stack: the server itself,
+/// or a one-off command of its release (`migrate`).
+pub fn app_container(
+    plan: &Plan,
+    secrets: &Secrets,
+    (index, name): (usize, &str),
+    image: &str,
+    args: &[&str],
+) -> anyhow::Result<Command> {
+    let mut env = app_env(plan, secrets, index)?;
+    // The image has its own configuration and static files.
+    env.retain(|(variable, _)| {
+        !matches!(*variable, "APP_CONFIG_DIR" | "APP__APPLICATION__STATIC_DIR")
+    });
+    env.push(("MILLION_IMAGE", image.to_string()));
+    let mounts = if plan.tls() {
+        vec![super::tls::app_trust_dir(plan)]
+    } else {
+        Vec::new()
+    };
+    crate::stack::containers::run_command(
+        plan,
+        &crate::stack::containers::container_name(&plan.state_dir, name),
+        image,
+        plan.apps[index].address.ip(),
+        &env,
+        &mounts,
+        args,
+    )
+}
+
 /// The environment of app server `index`: its whole configuration, as a
 /// real deployment gives it (`APP__…`, `DB_*`).
-pub fn app_env(
+fn app_env(
     plan: &Plan,
     secrets: &Secrets,
     index: usize,

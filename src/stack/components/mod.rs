@@ -27,7 +27,7 @@ use super::secrets::Secrets;
 use crate::db::embedded::PostgresServer;
 use crate::process::ManagedChild;
 
-pub use app::{App, app_env};
+pub use app::{App, app_container};
 pub use haproxy::Haproxy;
 pub use nginx::{Nginx, NginxRole};
 pub use postgres::{
@@ -36,7 +36,6 @@ pub use postgres::{
 };
 pub use redis::{Redis, redis_ok};
 pub use replica::{Replica, replica_name};
-pub use tls::app_trust_dir;
 
 /// One kind of server in a topology.
 pub trait Server: Send + Sync {

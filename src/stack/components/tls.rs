@@ -45,7 +45,7 @@ pub(super) fn trust(plan: &Plan, dir: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// The folder holding `trust`'s copy for the app servers.
-pub fn app_trust_dir(plan: &Plan) -> PathBuf {
+pub(super) fn app_trust_dir(plan: &Plan) -> PathBuf {
     plan.state_dir.join("tls")
 }
 
